@@ -1,0 +1,1 @@
+//! Sentence classification stage backends (sentiment label per sentence).

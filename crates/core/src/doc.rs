@@ -1,0 +1,294 @@
+//! The document model. One [`Doc`] carries the original text and every
+//! annotation the stages add; it is also the output record (serialized as
+//! JSON). All offsets are byte offsets into [`Doc::text`], always on char
+//! boundaries, so `&doc.text[s.start..s.end]` is the annotated text.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of the output schema (documented in `docs/output.md`). Bump it on
+/// any change a reader of the JSON would notice.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A half-open byte range `[start, end)` into the document text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        debug_assert!(start <= end);
+        Span { start, end }
+    }
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+    pub fn contains(&self, other: Span) -> bool {
+        self.start <= other.start && other.end <= self.end
+    }
+}
+
+/// Whether a sentence is running text or a structural line (a section
+/// heading such as "II" or "Conclusion", a dateline). Labeling, stance and
+/// summarization only use `Content` sentences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SentenceKind {
+    #[default]
+    Content,
+    Heading,
+}
+
+/// A label with its score and, when the backend has them, every class score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Label {
+    pub label: String,
+    pub score: f32,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scores: BTreeMap<String, f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sentence {
+    #[serde(flatten)]
+    pub span: Span,
+    pub kind: SentenceKind,
+    /// Index range into [`Doc::tokens`] of this sentence's subword tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Span>,
+    /// Set by the classify stage (content sentences only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+}
+
+/// A subword token of the tokenizer named in the tokenize stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    #[serde(flatten)]
+    pub span: Span,
+    pub id: u32,
+}
+
+/// One occurrence of a company in the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mention {
+    #[serde(flatten)]
+    pub span: Span,
+    /// Index into [`Doc::sentences`] of the sentence holding the mention.
+    pub sentence: usize,
+    /// The configured alias that matched (the text itself is `text[start..end]`).
+    pub alias: String,
+}
+
+/// Every mention of one tracked company, in text order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entity {
+    pub company: String,
+    pub mentions: Vec<Mention>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StanceLabel {
+    Favor,
+    Against,
+    None,
+}
+
+impl StanceLabel {
+    pub const ALL: [StanceLabel; 3] = [StanceLabel::Favor, StanceLabel::Against, StanceLabel::None];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StanceLabel::Favor => "favor",
+            StanceLabel::Against => "against",
+            StanceLabel::None => "none",
+        }
+    }
+}
+
+impl std::str::FromStr for StanceLabel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "favor" => Ok(StanceLabel::Favor),
+            "against" => Ok(StanceLabel::Against),
+            "none" => Ok(StanceLabel::None),
+            other => Err(format!(
+                "unknown stance {other:?} (expected favor, against or none)"
+            )),
+        }
+    }
+}
+
+/// The document-level stance toward one tracked company. Every tracked
+/// company gets one entry, `none` when it is not mentioned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompanyStance {
+    pub company: String,
+    pub stance: StanceLabel,
+    /// Confidence in `stance`, in [0, 1].
+    pub score: f32,
+    /// Indices into [`Doc::sentences`] that support the label, strongest first.
+    pub evidence: Vec<usize>,
+    /// How many mentions the decision saw.
+    pub mentions: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SummaryMethod {
+    Abstractive,
+    Extractive,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub text: String,
+    pub method: SummaryMethod,
+    /// The model that wrote it, or `none` for model-free methods.
+    pub model: String,
+    /// For extractive summaries: the chosen sentence indices, in text order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sentences: Vec<usize>,
+    /// Why this method was used when it is not the one configured (fallbacks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What one stage did to this document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The stage's `id` in `pipeline.toml`.
+    pub stage: String,
+    pub kind: String,
+    pub backend: String,
+    /// Model id or path, or `none`.
+    pub model: String,
+    /// Wall time of the batch call this document was part of, in ms.
+    pub ms: f64,
+}
+
+/// Why a document could not be processed. A document with an error is an
+/// error record: later stages skip it, and it is still written out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocError {
+    /// The stage that failed, or `input` when the document could not be read.
+    pub stage: String,
+    pub message: String,
+}
+
+/// The unit that flows through the pipeline and is written out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Doc {
+    pub schema_version: u32,
+    pub id: String,
+    /// Where the document came from (file path, `path:line` for JSONL, `-`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub text: String,
+    #[serde(default)]
+    pub sentences: Vec<Sentence>,
+    #[serde(default)]
+    pub tokens: Vec<Token>,
+    #[serde(default)]
+    pub entities: Vec<Entity>,
+    #[serde(default)]
+    pub stance: Vec<CompanyStance>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+    #[serde(default)]
+    pub provenance: Vec<Provenance>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<DocError>,
+}
+
+impl Doc {
+    pub fn new(id: impl Into<String>, text: impl Into<String>) -> Self {
+        Doc {
+            schema_version: SCHEMA_VERSION,
+            id: id.into(),
+            source: None,
+            text: text.into(),
+            sentences: Vec::new(),
+            tokens: Vec::new(),
+            entities: Vec::new(),
+            stance: Vec::new(),
+            summary: None,
+            provenance: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// A record for a document that could not be processed at all.
+    pub fn failed(id: impl Into<String>, stage: &str, message: impl Into<String>) -> Self {
+        let mut doc = Doc::new(id, String::new());
+        doc.error = Some(DocError {
+            stage: stage.to_string(),
+            message: message.into(),
+        });
+        doc
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.error.is_none()
+    }
+
+    /// The text a span points at.
+    pub fn slice(&self, span: Span) -> &str {
+        &self.text[span.start..span.end]
+    }
+
+    /// Indices of the content (non-heading) sentences.
+    pub fn content_sentences(&self) -> impl Iterator<Item = usize> + '_ {
+        self.sentences
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.kind == SentenceKind::Content)
+            .map(|(i, _)| i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doc_roundtrips_through_json() {
+        let mut doc = Doc::new("d1", "Alipay fell. WeChat rose.");
+        doc.sentences.push(Sentence {
+            span: Span::new(0, 12),
+            kind: SentenceKind::Content,
+            tokens: None,
+            label: Some(Label {
+                label: "negative".into(),
+                score: 0.8,
+                scores: BTreeMap::new(),
+            }),
+        });
+        doc.stance.push(CompanyStance {
+            company: "Alipay".into(),
+            stance: StanceLabel::Against,
+            score: 0.7,
+            evidence: vec![0],
+            mentions: 1,
+        });
+        let json = serde_json::to_string(&doc).unwrap();
+        assert!(json.contains("\"schema_version\":1"));
+        assert!(json.contains("\"stance\":\"against\""));
+        assert!(json.contains("\"start\":0,\"end\":12"));
+        let back: Doc = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, doc);
+        assert_eq!(back.slice(back.sentences[0].span), "Alipay fell.");
+    }
+
+    #[test]
+    fn stance_label_parses_only_known_values() {
+        assert_eq!("favor".parse::<StanceLabel>().unwrap(), StanceLabel::Favor);
+        assert!("positive".parse::<StanceLabel>().is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Metrics and gold-corpus readers for evaluating stancepipe pipelines.

@@ -1,0 +1,1 @@
+//! Per-company stance stage backends (favor / against / none with evidence).

@@ -1,0 +1,1 @@
+//! Summarization stage backends.

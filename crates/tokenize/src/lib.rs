@@ -1,0 +1,1 @@
+//! Sentence segmentation, subword tokens and company mention detection (the first pipeline stage).
