@@ -44,6 +44,15 @@ pub enum SentenceKind {
     Heading,
 }
 
+/// The sentence label vocabulary every classify backend emits, so that
+/// stance backends can read polarity without knowing the classifier.
+pub mod labels {
+    pub const POSITIVE: &str = "positive";
+    pub const NEGATIVE: &str = "negative";
+    pub const NEUTRAL: &str = "neutral";
+    pub const ALL: [&str; 3] = [POSITIVE, NEGATIVE, NEUTRAL];
+}
+
 /// A label with its score and, when the backend has them, every class score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Label {
@@ -51,6 +60,24 @@ pub struct Label {
     pub score: f32,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub scores: BTreeMap<String, f32>,
+}
+
+impl Label {
+    /// Signed polarity in [-1, 1]: P(positive) - P(negative) when the class
+    /// scores are known, else +score / -score / 0 by the label.
+    pub fn polarity(&self) -> f32 {
+        match (
+            self.scores.get(labels::POSITIVE),
+            self.scores.get(labels::NEGATIVE),
+        ) {
+            (Some(p), Some(n)) => (p - n).clamp(-1.0, 1.0),
+            _ => match self.label.as_str() {
+                labels::POSITIVE => self.score,
+                labels::NEGATIVE => -self.score,
+                _ => 0.0,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -284,6 +311,19 @@ mod tests {
         let back: Doc = serde_json::from_str(&json).unwrap();
         assert_eq!(back, doc);
         assert_eq!(back.slice(back.sentences[0].span), "Alipay fell.");
+    }
+
+    #[test]
+    fn polarity_prefers_class_scores() {
+        let mut l = Label {
+            label: labels::NEGATIVE.into(),
+            score: 0.6,
+            scores: BTreeMap::new(),
+        };
+        assert_eq!(l.polarity(), -0.6);
+        l.scores.insert(labels::POSITIVE.into(), 0.1);
+        l.scores.insert(labels::NEGATIVE.into(), 0.6);
+        assert!((l.polarity() + 0.5).abs() < 1e-6);
     }
 
     #[test]
