@@ -1,1 +1,327 @@
-fn main() {}
+//! `stancepipe`: the command-line program. A thin layer over
+//! `stancepipe-runner`: argument parsing, progress, logging, and the one
+//! place that maps failures to messages and exit codes (see the README).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use stancepipe_runner::{
+    default_registry, open_inputs, DocWriter, Format, Input, InputOptions, Override, PipelinePlan,
+    StdinFormat,
+};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit codes (documented in the README).
+mod exit {
+    /// The run finished, but some documents became error records.
+    pub const DOCS_FAILED: u8 = 1;
+    /// Bad command line or invalid pipeline configuration.
+    pub const CONFIG: u8 = 2;
+    /// An input path is missing or the output cannot be written.
+    pub const IO: u8 = 3;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "stancepipe",
+    version,
+    about = "Sentence labels, per-company stance and summaries for documents, by a configurable pipeline"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Only errors on stderr; no progress bar.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a pipeline over documents and write one result per document.
+    Run(RunArgs),
+    /// Check a pipeline configuration without running it.
+    Validate(ConfigArgs),
+    /// List the registered stage kinds, their backends and options.
+    Stages {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+}
+
+#[derive(clap::Args)]
+struct ConfigArgs {
+    /// The pipeline file.
+    #[arg(short, long, default_value = "pipeline.toml")]
+    config: PathBuf,
+    /// Override an option: <stage id>.<option>=<value> (or run.<option>=<value>).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<Override>,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Write results here instead of stdout.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Output format; default jsonl when --output ends in .jsonl, else json.
+    #[arg(long, value_enum)]
+    format: Option<OutFormat>,
+    /// Indent JSON output.
+    #[arg(long)]
+    pretty: bool,
+    /// File extensions read from input directories (repeat or comma-separate).
+    #[arg(
+        long = "ext",
+        value_name = "EXT",
+        value_delimiter = ',',
+        default_value = "txt"
+    )]
+    extensions: Vec<String>,
+    /// How to read `-` (stdin).
+    #[arg(long, value_enum, default_value_t = StdinArg::Auto)]
+    stdin_format: StdinArg,
+    /// Text files, directories (their .txt files, see --ext), .jsonl files of {"id","text"}, or - for stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutFormat {
+    Json,
+    Jsonl,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StdinArg {
+    Auto,
+    Text,
+    Jsonl,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Text,
+    Json,
+}
+
+/// A failure that ends the program: its message and exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn new(code: u8, message: impl std::fmt::Display) -> Self {
+        Failure {
+            code,
+            message: message.to_string(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.quiet, cli.verbose);
+    // A panic inside a stage is caught by the runner and becomes an error
+    // record; say so in one log line instead of a backtrace.
+    std::panic::set_hook(Box::new(|info| tracing::warn!("{info}")));
+    let result = match cli.command {
+        Command::Run(args) => run(args, cli.quiet),
+        Command::Validate(args) => validate(args),
+        Command::Stages { format } => stages(format),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("stancepipe: error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn init_logging(quiet: bool, verbose: u8) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STANCEPIPE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .init();
+}
+
+fn load(args: &ConfigArgs) -> Result<PipelinePlan, Failure> {
+    let registry = default_registry().map_err(|e| Failure::new(exit::CONFIG, e))?;
+    PipelinePlan::load(&args.config, &args.set, &registry)
+        .map_err(|e| Failure::new(exit::CONFIG, e))
+}
+
+fn validate(args: ConfigArgs) -> Result<u8, Failure> {
+    let plan = load(&args)?;
+    println!(
+        "{}: valid: {} stage(s), {} compan{}",
+        plan.file,
+        plan.stages.len(),
+        plan.context.companies.len(),
+        if plan.context.companies.len() == 1 {
+            "y"
+        } else {
+            "ies"
+        }
+    );
+    for s in &plan.stages {
+        let model = s.config.model().unwrap_or_else(|| "none".into());
+        println!("  {:<12} {}/{}  model: {model}", s.id, s.kind, s.backend);
+    }
+    Ok(0)
+}
+
+fn stages(format: ListFormat) -> Result<u8, Failure> {
+    let registry = default_registry().map_err(|e| Failure::new(exit::CONFIG, e))?;
+    let mut out = std::io::stdout().lock();
+    let io = |e: std::io::Error| Failure::new(exit::IO, format!("stdout: {e}"));
+    match format {
+        ListFormat::Json => {
+            let list: Vec<serde_json::Value> = registry
+                .factories()
+                .map(|f| {
+                    serde_json::json!({
+                        "kind": f.kind(),
+                        "backend": f.backend(),
+                        "default": registry.default_backend(f.kind()) == Some(f.backend()),
+                        "description": f.description(),
+                        "options": f.options(),
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &list).map_err(|e| io(e.into()))?;
+            writeln!(out).map_err(io)?;
+        }
+        ListFormat::Text => {
+            for f in registry.factories() {
+                let default = if registry.default_backend(f.kind()) == Some(f.backend()) {
+                    " (default)"
+                } else {
+                    ""
+                };
+                writeln!(out, "{}  backend = \"{}\"{default}", f.kind(), f.backend())
+                    .map_err(io)?;
+                writeln!(out, "    {}", f.description()).map_err(io)?;
+                for o in f.options() {
+                    let d = o.default.unwrap_or_else(|| "(unset)".into());
+                    writeln!(out, "    {:<22} = {:<10}  {}", o.name, d, o.help).map_err(io)?;
+                }
+                writeln!(out).map_err(io)?;
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn progress_bar(quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {pos} documents  {per_sec}  {elapsed}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn run(args: RunArgs, quiet: bool) -> Result<u8, Failure> {
+    let plan = load(&args.config)?;
+    let inputs: Vec<Input> = args
+        .inputs
+        .iter()
+        .map(|s| Input::from(s.as_str()))
+        .collect();
+    let docs = open_inputs(
+        &inputs,
+        InputOptions {
+            max_doc_bytes: plan.run.max_doc_bytes,
+            dir_extensions: args
+                .extensions
+                .iter()
+                .map(|e| e.trim_start_matches('.').to_string())
+                .collect(),
+            stdin_format: match args.stdin_format {
+                StdinArg::Auto => StdinFormat::Auto,
+                StdinArg::Text => StdinFormat::Text,
+                StdinArg::Jsonl => StdinFormat::Jsonl,
+            },
+        },
+    )
+    .map_err(|e| Failure::new(exit::IO, e))?;
+    let pipeline = plan.build().map_err(|e| Failure::new(exit::CONFIG, e))?;
+
+    let format = match (args.format, &args.output) {
+        (Some(OutFormat::Json), _) => Format::Json,
+        (Some(OutFormat::Jsonl), _) => Format::Jsonl,
+        (None, Some(p)) if p.extension().is_some_and(|e| e == "jsonl") => Format::Jsonl,
+        (None, _) => Format::Json,
+    };
+    let out_name = args
+        .output
+        .as_ref()
+        .map_or_else(|| "stdout".to_string(), |p| p.display().to_string());
+    let sink: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(create_output(path).map_err(
+            |e| Failure::new(exit::IO, format!("output {}: {e}", path.display())),
+        )?)),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut writer = DocWriter::new(sink, format, args.pretty);
+    let bar = progress_bar(quiet);
+    let write_err = |e: std::io::Error| Failure::new(exit::IO, format!("output {out_name}: {e}"));
+    let summary = stancepipe_runner::run(&pipeline, docs, |doc| {
+        bar.inc(1);
+        if let Some(err) = &doc.error {
+            tracing::warn!(
+                "document {:?} failed in {}: {}",
+                doc.id,
+                err.stage,
+                err.message
+            );
+        }
+        writer.write(doc)
+    })
+    .map_err(write_err)?;
+    writer.finish().map_err(write_err)?;
+    bar.finish_and_clear();
+    if !quiet {
+        eprintln!(
+            "stancepipe: {} document(s), {} failed; results in {out_name}",
+            summary.documents, summary.failed
+        );
+    }
+    Ok(if summary.failed > 0 {
+        exit::DOCS_FAILED
+    } else {
+        0
+    })
+}
+
+fn create_output(path: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::File::create(path)
+}

@@ -79,7 +79,14 @@ pub fn parse_options<T: DeserializeOwned>(table: toml::Table) -> Result<T, Optio
         if key == "." {
             key.clear();
         }
+        // toml appends "\nin `key`" (the key is already named): keep line one.
         let message = e.inner().to_string();
+        let message = message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         OptionError { key, message }
     })
 }

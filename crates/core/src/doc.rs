@@ -261,6 +261,29 @@ impl Doc {
         doc
     }
 
+    /// A document made of the given sentences, one per line, already
+    /// segmented: for tests and for callers that segment text themselves.
+    pub fn from_sentences(id: impl Into<String>, parts: &[(&str, SentenceKind)]) -> Self {
+        let mut text = String::new();
+        let mut sentences = Vec::with_capacity(parts.len());
+        for (part, kind) in parts {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            let start = text.len();
+            text.push_str(part);
+            sentences.push(Sentence {
+                span: Span::new(start, text.len()),
+                kind: *kind,
+                tokens: None,
+                label: None,
+            });
+        }
+        let mut doc = Doc::new(id, text);
+        doc.sentences = sentences;
+        doc
+    }
+
     pub fn is_ok(&self) -> bool {
         self.error.is_none()
     }
@@ -324,6 +347,20 @@ mod tests {
         l.scores.insert(labels::POSITIVE.into(), 0.1);
         l.scores.insert(labels::NEGATIVE.into(), 0.6);
         assert!((l.polarity() + 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn from_sentences_spans_point_at_the_parts() {
+        let d = Doc::from_sentences(
+            "d",
+            &[
+                ("I", SentenceKind::Heading),
+                ("Alipay fell.", SentenceKind::Content),
+            ],
+        );
+        assert_eq!(d.text, "I\nAlipay fell.");
+        assert_eq!(d.slice(d.sentences[1].span), "Alipay fell.");
+        assert_eq!(d.content_sentences().collect::<Vec<_>>(), vec![1]);
     }
 
     #[test]

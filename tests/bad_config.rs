@@ -1,0 +1,208 @@
+//! One test per kind of bad pipeline configuration: `validate` (and `run`)
+//! must reject it with exit code 2 and a message naming the file, the stage
+//! and the key, before any document is processed.
+
+mod common;
+use common::*;
+
+/// Validates `body` and returns stderr, asserting the failure and that the
+/// message names the file, and the stage and key when given.
+fn rejected(body: &str, stage: Option<&str>, key: Option<&str>) -> String {
+    let (_dir, path) = write_config(body);
+    let p = path.to_str().unwrap();
+    let out = stancepipe(&["validate", "--config", p], None);
+    assert_eq!(out.code, 2, "stderr: {}", out.stderr);
+    let err = out.stderr;
+    assert!(err.starts_with("stancepipe: error: "), "{err}");
+    assert!(err.contains(p), "names the file: {err}");
+    if let Some(s) = stage {
+        assert!(
+            err.contains(&format!("stage \"{s}\"")),
+            "names stage {s}: {err}"
+        );
+    }
+    if let Some(k) = key {
+        assert!(
+            err.contains(&format!("key \"{k}\"")),
+            "names key {k}: {err}"
+        );
+    }
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one clear line: {err}");
+    err
+}
+
+#[test]
+fn valid_default_pipeline_passes() {
+    let out = stancepipe(&["validate", "--config", "pipeline.toml"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("valid: 4 stage(s), 7 companies"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn unknown_kind() {
+    let body = pipeline_with(&default_stages().replace("kind = \"stance\"", "kind = \"stanse\""));
+    let err = rejected(&body, Some("stance"), Some("kind"));
+    assert!(err.contains("unknown stage kind \"stanse\""), "{err}");
+}
+
+#[test]
+fn unknown_backend() {
+    let body = pipeline_with(&format!("{}backend = \"gpt\"\n", default_stages()));
+    let err = rejected(&body, Some("summarize"), Some("backend"));
+    assert!(
+        err.contains("extractive") && err.contains("lead"),
+        "lists known backends: {err}"
+    );
+}
+
+#[test]
+fn unknown_option() {
+    let body = pipeline_with(&format!("{}max_sentencs = 2\n", default_stages()));
+    let err = rejected(&body, Some("summarize"), Some("max_sentencs"));
+    assert!(err.contains("unknown field"), "{err}");
+}
+
+#[test]
+fn mistyped_option() {
+    let body = pipeline_with(&format!("{}max_sentences = \"three\"\n", default_stages()));
+    let err = rejected(&body, Some("summarize"), Some("max_sentences"));
+    assert!(err.contains("invalid type"), "{err}");
+}
+
+#[test]
+fn requirement_not_provided() {
+    // stance needs sentence labels, and no classify stage comes before it.
+    let stages =
+        default_stages().replace("[[stage]]\nid = \"classify\"\nkind = \"classify\"\n", "");
+    let err = rejected(&pipeline_with(&stages), Some("stance"), Some("kind"));
+    assert!(err.contains("requires sentence_labels"), "{err}");
+}
+
+#[test]
+fn missing_model_path() {
+    let body = pipeline_with(&default_stages().replace(
+        tokenizer_path().to_str().unwrap(),
+        "/nonexistent/tokenizer.json",
+    ));
+    let err = rejected(&body, Some("tokenize"), Some("tokenizer"));
+    assert!(err.contains("/nonexistent/tokenizer.json"), "{err}");
+}
+
+#[test]
+fn relative_model_path_resolves_against_the_config_file() {
+    // The same relative path as the default pipeline, but from a temp dir.
+    let body = pipeline_with(&default_stages().replace(
+        tokenizer_path().to_str().unwrap(),
+        "models/all-MiniLM-L6-v2/tokenizer.json",
+    ));
+    let err = rejected(&body, Some("tokenize"), Some("tokenizer"));
+    assert!(
+        err.contains("models/all-MiniLM-L6-v2/tokenizer.json"),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicate_stage_id() {
+    let body = pipeline_with(&format!(
+        "{}\n[[stage]]\nid = \"stance\"\nkind = \"stance\"\n",
+        default_stages()
+    ));
+    rejected(&body, Some("stance"), Some("id"));
+}
+
+#[test]
+fn missing_id_names_the_stage_position() {
+    let body = pipeline_with("[[stage]]\nkind = \"tokenize\"\n");
+    rejected(&body, Some("#1"), Some("id"));
+}
+
+#[test]
+fn unknown_top_level_key() {
+    let body = format!("compnay = []\n{}", pipeline_with(&default_stages()));
+    rejected(&body, None, Some("compnay"));
+}
+
+#[test]
+fn bad_run_option() {
+    let body = format!(
+        "[run]\nbatch_size = 0\n{}",
+        pipeline_with(&default_stages())
+    );
+    rejected(&body, None, Some("run.batch_size"));
+}
+
+#[test]
+fn invalid_toml_syntax() {
+    let err = rejected("[[stage]\nid = 1", None, None);
+    assert!(err.contains("invalid TOML"), "{err}");
+}
+
+#[test]
+fn empty_pipeline() {
+    rejected(&pipeline_with(""), None, Some("stage"));
+}
+
+#[test]
+fn missing_config_file() {
+    let out = stancepipe(
+        &["validate", "--config", "/nonexistent/pipeline.toml"],
+        None,
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("/nonexistent/pipeline.toml"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn set_override_errors_name_the_override() {
+    let out = stancepipe(&["validate", "--set", "nosuchstage.x=1"], None);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("--set nosuchstage.x") && out.stderr.contains("no stage has id"),
+        "{}",
+        out.stderr
+    );
+    let out = stancepipe(&["validate", "--set", "summarize.max_sentences=many"], None);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("stage \"summarize\"") && out.stderr.contains("key \"max_sentences\""),
+        "{}",
+        out.stderr
+    );
+    let out = stancepipe(&["validate", "--set", "novalue"], None);
+    assert_eq!(out.code, 2, "clap rejects a malformed --set");
+}
+
+#[test]
+fn run_also_validates_before_processing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out.json");
+    let out = stancepipe(
+        &[
+            "run",
+            "--set",
+            "stance.threshold=\"x\"",
+            "--output",
+            out_path.to_str().unwrap(),
+            "seeds/",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        !out_path.exists(),
+        "no output is created for an invalid pipeline"
+    );
+}

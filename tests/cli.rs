@@ -1,0 +1,272 @@
+//! End-to-end: the real binary on the seed corpus, backend swaps through
+//! `--set`, the streaming JSONL filter, `validate` and `stages`.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+const SEED_ID: &str = "000_1c9edd206bcbed3f";
+
+fn run_seed(extra: &[&str]) -> Value {
+    let mut args = vec!["run", "--config", "pipeline.toml"];
+    args.extend_from_slice(extra);
+    args.push("seeds/000_1c9edd206bcbed3f.txt");
+    let out = stancepipe(&args, None);
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    let mut docs = parse_docs(&out.stdout);
+    assert_eq!(docs.len(), 1);
+    docs.remove(0)
+}
+
+fn text_of<'a>(doc: &'a Value, span: &Value) -> &'a str {
+    let text = doc["text"].as_str().unwrap();
+    &text[span["start"].as_u64().unwrap() as usize..span["end"].as_u64().unwrap() as usize]
+}
+
+#[test]
+fn seed_document_end_to_end() {
+    let doc = run_seed(&[]);
+    assert_eq!(doc["id"], SEED_ID);
+    assert_eq!(doc["schema_version"], 1);
+    let original = std::fs::read_to_string(root().join("seeds/000_1c9edd206bcbed3f.txt")).unwrap();
+    assert_eq!(doc["text"], original.as_str(), "the text is kept untouched");
+
+    // Sentences: section headings stand alone and are marked as headings.
+    let sentences = doc["sentences"].as_array().unwrap();
+    assert!(sentences.len() > 60, "{} sentences", sentences.len());
+    let headings: Vec<&str> = sentences
+        .iter()
+        .filter(|s| s["kind"] == "heading")
+        .map(|s| text_of(&doc, s))
+        .collect();
+    assert_eq!(headings, ["12/24 2024 417", "I", "II", "III", "Conclusion"]);
+    for s in sentences {
+        let t = text_of(&doc, s);
+        assert_eq!(t, t.trim(), "sentence spans are trimmed");
+        if s["kind"] == "content" {
+            assert!(
+                s["label"]["label"].is_string(),
+                "content sentences are labeled: {t}"
+            );
+        }
+    }
+
+    // Subword tokens point into the text.
+    let tokens = doc["tokens"].as_array().unwrap();
+    assert!(tokens.len() > 1000);
+    assert!(tokens.iter().all(|t| !text_of(&doc, t).is_empty()));
+
+    // Mentions grouped by company, with exact counts.
+    let expected = [
+        ("Alipay", 46),
+        ("WeChat", 24),
+        ("JD Pay", 2),
+        ("Ant Group", 1),
+        ("Alibaba", 3),
+        ("Meituan", 1),
+        ("Vipshop", 1),
+    ];
+    let entities = doc["entities"].as_array().unwrap();
+    for (company, count) in expected {
+        let e = entities
+            .iter()
+            .find(|e| e["company"] == company)
+            .unwrap_or_else(|| panic!("entity {company}"));
+        let mentions = e["mentions"].as_array().unwrap();
+        assert_eq!(mentions.len(), count, "{company} mentions");
+        for m in mentions {
+            let t = text_of(&doc, m).to_lowercase();
+            assert!(
+                t.starts_with(&company.to_lowercase()[..2]),
+                "{company}: {t}"
+            );
+        }
+    }
+    let wechat_pay = entities.iter().find(|e| e["company"] == "WeChat").unwrap()["mentions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| text_of(&doc, m) == "WeChat Pay")
+        .count();
+    assert_eq!(
+        wechat_pay, 3,
+        "\"WeChat Pay\" is one mention, matched whole"
+    );
+
+    // One stance entry per company, in config order, with valid evidence.
+    let stance = doc["stance"].as_array().unwrap();
+    let companies: Vec<&str> = stance
+        .iter()
+        .map(|s| s["company"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        companies,
+        [
+            "Alipay",
+            "WeChat",
+            "JD Pay",
+            "Ant Group",
+            "Alibaba",
+            "Meituan",
+            "Vipshop"
+        ]
+    );
+    for s in stance {
+        assert!(["favor", "against", "none"].contains(&s["stance"].as_str().unwrap()));
+        let score = s["score"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&score));
+        for i in s["evidence"].as_array().unwrap() {
+            assert!((i.as_u64().unwrap() as usize) < sentences.len());
+        }
+    }
+
+    // A summary built from the document's own sentences.
+    let summary = &doc["summary"];
+    assert_eq!(summary["method"], "extractive");
+    assert_eq!(summary["model"], "none");
+    let chosen = summary["sentences"].as_array().unwrap();
+    assert!(!chosen.is_empty() && chosen.len() <= 3);
+    for i in chosen {
+        let s = &sentences[i.as_u64().unwrap() as usize];
+        assert!(summary["text"].as_str().unwrap().contains(text_of(&doc, s)));
+    }
+
+    // Provenance for every stage, in order.
+    let prov = doc["provenance"].as_array().unwrap();
+    let stages: Vec<(&str, &str)> = prov
+        .iter()
+        .map(|p| (p["stage"].as_str().unwrap(), p["backend"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            ("tokenize", "rules"),
+            ("classify", "lexicon"),
+            ("stance", "aggregate"),
+            ("summarize", "extractive")
+        ]
+    );
+    assert!(prov[0]["model"]
+        .as_str()
+        .unwrap()
+        .ends_with("tokenizer.json"));
+    assert!(prov.iter().all(|p| p["ms"].as_f64().unwrap() >= 0.0));
+}
+
+#[test]
+fn set_swaps_a_backend_and_provenance_shows_it() {
+    let doc = run_seed(&[
+        "--set",
+        "summarize.backend=lead",
+        "--set",
+        "summarize.max_sentences=2",
+    ]);
+    let prov = doc["provenance"].as_array().unwrap();
+    assert_eq!(prov[3]["backend"], "lead");
+    let first_content: Vec<u64> = doc["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s["kind"] == "content")
+        .map(|(i, _)| i as u64)
+        .take(2)
+        .collect();
+    let chosen: Vec<u64> = doc["summary"]["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        chosen, first_content,
+        "lead takes the first content sentences"
+    );
+}
+
+#[test]
+fn set_changes_an_option() {
+    // With an impossible mention threshold every company is `none`.
+    let doc = run_seed(&["--set", "stance.min_mentions=1000"]);
+    for s in doc["stance"].as_array().unwrap() {
+        assert_eq!(s["stance"], "none", "{s}");
+    }
+}
+
+#[test]
+fn streaming_jsonl_filter() {
+    let input = "{\"id\": \"a\", \"text\": \"Alipay failed again. Alipay's plan is bad.\"}\n{\"id\": \"b\", \"text\": \"WeChat Pay grew.\"}\n";
+    let out = stancepipe(&["run", "--format", "jsonl", "-"], Some(input.as_bytes()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let docs: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0]["id"], "a");
+    assert_eq!(docs[1]["entities"][1]["mentions"][0]["alias"], "WeChat Pay");
+    assert!(
+        out.stderr.contains("2 document(s), 0 failed"),
+        "logs go to stderr: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn plain_text_on_stdin_and_jsonl_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/out.jsonl");
+    let out = stancepipe(
+        &["run", "--quiet", "--output", path.to_str().unwrap(), "-"],
+        Some(b"Vipshop reported strong results. Meituan was flat."),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.is_empty(), "--quiet: {}", out.stderr);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "JSONL chosen from the .jsonl extension"
+    );
+    let doc: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(doc["id"], "stdin");
+    assert_eq!(doc["sentences"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn validate_and_stages() {
+    let out = stancepipe(&["validate", "--config", "pipeline.toml"], None);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("tokenize/rules"), "{}", out.stdout);
+
+    let out = stancepipe(&["stages"], None);
+    assert_eq!(out.code, 0);
+    for kind in ["tokenize", "classify", "stance", "summarize"] {
+        assert!(
+            out.stdout.contains(&format!("{kind}  backend")),
+            "{kind}: {}",
+            out.stdout
+        );
+    }
+    let out = stancepipe(&["stages", "--format", "json"], None);
+    let list: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
+    let lead = list.iter().find(|b| b["backend"] == "lead").unwrap();
+    assert_eq!(lead["default"], false);
+    let extractive = list.iter().find(|b| b["backend"] == "extractive").unwrap();
+    assert_eq!(extractive["default"], true);
+    assert!(extractive["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["name"] == "max_sentences" && o["default"] == "3"));
+}
+
+#[test]
+fn usage_errors_exit_2_without_panicking() {
+    let out = stancepipe(&["run"], None);
+    assert_eq!(out.code, 2);
+    assert!(!out.stderr.contains("panicked"));
+    let out = stancepipe(&["frobnicate"], None);
+    assert_eq!(out.code, 2);
+}
