@@ -49,13 +49,9 @@ fn is_acronym(alias: &str) -> bool {
 
 impl MentionFinder {
     /// Builds the automaton over every company's name and aliases (see
-    /// [`Company::names`]); empty aliases are ignored.
-    ///
-    /// # Panics
-    ///
-    /// If the aliases are too large for the automaton (on the order of
-    /// gigabytes of alias text).
-    pub fn new(companies: &[Company]) -> Self {
+    /// [`Company::names`]); empty aliases are ignored. Fails only when the
+    /// aliases are too large for the automaton (gigabytes of alias text).
+    pub fn new(companies: &[Company]) -> Result<Self, aho_corasick::BuildError> {
         let mut patterns = Vec::new();
         for (ci, company) in companies.iter().enumerate() {
             for alias in company.names() {
@@ -69,18 +65,21 @@ impl MentionFinder {
                 });
             }
         }
-        let automaton = (!patterns.is_empty()).then(|| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .ascii_case_insensitive(true)
-                .build(patterns.iter().map(|p| p.alias.as_str()))
-                .expect("company aliases fit in an Aho-Corasick automaton")
-        });
-        MentionFinder {
+        let automaton = if patterns.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .ascii_case_insensitive(true)
+                    .build(patterns.iter().map(|p| p.alias.as_str()))?,
+            )
+        };
+        Ok(MentionFinder {
             automaton,
             patterns,
             companies: companies.iter().map(|c| c.name.clone()).collect(),
-        }
+        })
     }
 
     /// One [`Entity`] per company, in the order given to [`MentionFinder::new`],
@@ -179,7 +178,7 @@ mod tests {
 
     /// (company, matched text, alias) of every mention, in company order.
     fn found(companies: &[Company], text: &str) -> Vec<(String, String, String)> {
-        let finder = MentionFinder::new(companies);
+        let finder = MentionFinder::new(companies).unwrap();
         finder
             .find(text, &sentences(text))
             .into_iter()
@@ -206,7 +205,9 @@ mod tests {
     fn one_entity_per_company_in_config_order() {
         let cs = [company("Vipshop", &[]), company("Alipay", &[])];
         let text = "Alipay rose.";
-        let es = MentionFinder::new(&cs).find(text, &sentences(text));
+        let es = MentionFinder::new(&cs)
+            .unwrap()
+            .find(text, &sentences(text));
         assert_eq!(es.len(), 2);
         assert_eq!(es[0].company, "Vipshop");
         assert!(es[0].mentions.is_empty());
@@ -291,7 +292,9 @@ mod tests {
             company("Ant Farm", &["Ant"]),
         ];
         let text = "Ant rose.";
-        let es = MentionFinder::new(&cs).find(text, &sentences(text));
+        let es = MentionFinder::new(&cs)
+            .unwrap()
+            .find(text, &sentences(text));
         assert_eq!(es[0].mentions.len(), 1);
         assert!(es[1].mentions.is_empty());
     }
@@ -308,16 +311,20 @@ mod tests {
         // Mention on a heading line is kept with the heading's index.
         let cs = [company("Alipay", &[])];
         let text = "Alipay\nIt rose.";
-        let es = MentionFinder::new(&cs).find(text, &sentences(text));
+        let es = MentionFinder::new(&cs)
+            .unwrap()
+            .find(text, &sentences(text));
         assert_eq!(es[0].mentions[0].sentence, 0);
     }
 
     #[test]
     fn no_companies_or_empty_aliases() {
-        let finder = MentionFinder::new(&[]);
+        let finder = MentionFinder::new(&[]).unwrap();
         assert!(finder.find("Alipay.", &sentences("Alipay.")).is_empty());
         let cs = [company("", &[""])];
-        let es = MentionFinder::new(&cs).find("x y", &sentences("x y"));
+        let es = MentionFinder::new(&cs)
+            .unwrap()
+            .find("x y", &sentences("x y"));
         assert_eq!(es.len(), 1);
         assert!(es[0].mentions.is_empty());
     }

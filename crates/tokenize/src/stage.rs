@@ -94,7 +94,9 @@ impl StageConfig for TokenizeConfig {
         };
         Ok(Box::new(TokenizeStage {
             segmenter: Segmenter::new(&self.abbreviations, self.max_heading_words),
-            finder: MentionFinder::new(&ctx.companies),
+            finder: MentionFinder::new(&ctx.companies).map_err(|e| {
+                OptionError::new("", format!("cannot index the company aliases: {e}"))
+            })?,
             subwords,
             model,
         }))

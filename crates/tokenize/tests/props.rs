@@ -59,7 +59,9 @@ fn run(text: &str) -> Result<(), TestCaseError> {
     check_sentences(text, &spans)?;
     let sentences = common::sentences(text);
     let companies = seed_companies();
-    let entities = MentionFinder::new(&companies).find(text, &sentences);
+    let entities = MentionFinder::new(&companies)
+        .unwrap()
+        .find(text, &sentences);
     check_mentions(text, &spans, &companies, &entities)
 }
 

@@ -90,7 +90,9 @@ fn december_paragraph_holds_three_sentences() {
 #[test]
 fn seed_mention_counts() {
     let sents = sentences(SEED);
-    let entities = MentionFinder::new(&seed_companies()).find(SEED, &sents);
+    let entities = MentionFinder::new(&seed_companies())
+        .unwrap()
+        .find(SEED, &sents);
     let counts: Vec<(&str, usize)> = entities
         .iter()
         .map(|e| (e.company.as_str(), e.mentions.len()))
@@ -127,7 +129,9 @@ fn five_megabyte_document_scales() {
         .count();
     assert_eq!(headings, k * 5);
     let sents = sentences(&text);
-    let entities = MentionFinder::new(&seed_companies()).find(&text, &sents);
+    let entities = MentionFinder::new(&seed_companies())
+        .unwrap()
+        .find(&text, &sents);
     for (e, (name, n)) in entities.iter().zip(SEED_MENTIONS) {
         assert_eq!(e.company, name);
         assert_eq!(e.mentions.len(), k * n, "{name}");
