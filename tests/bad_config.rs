@@ -206,3 +206,57 @@ fn run_also_validates_before_processing() {
         "no output is created for an invalid pipeline"
     );
 }
+
+#[test]
+fn summarizer_model_that_does_not_exist() {
+    let out = stancepipe(
+        &[
+            "validate",
+            "--set",
+            "summarize.model=/nonexistent/distilbart",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let err = out.stderr;
+    assert!(
+        err.contains("pipeline.toml")
+            && err.contains("stage \"summarize\"")
+            && err.contains("key \"model\""),
+        "{err}"
+    );
+    assert!(err.contains("/nonexistent/distilbart"), "{err}");
+}
+
+#[test]
+fn summarizer_model_without_config_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().display().to_string();
+    let out = stancepipe(
+        &["validate", "--set", &format!("summarize.model={model}")],
+        None,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&model) && out.stderr.contains("config.json"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn summarizer_without_fallback_fails_at_build_with_the_id() {
+    let out = stancepipe(&["run", "--set", "summarize.fallback=none", "seeds/"], None);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let err = out.stderr;
+    assert!(
+        err.contains("stage \"summarize\"") && err.contains("key \"model\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("sshleifer/distilbart-cnn-6-6")
+            && err.contains("stancepipe-tests-empty-hf-home"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "nothing processed");
+}

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 const SEED_ID: &str = "000_1c9edd206bcbed3f";
 
-fn run_seed(extra: &[&str]) -> Value {
+fn run_seed_with_log(extra: &[&str]) -> (Value, String) {
     let mut args = vec!["run", "--config", "pipeline.toml"];
     args.extend_from_slice(extra);
     args.push("seeds/000_1c9edd206bcbed3f.txt");
@@ -15,7 +15,11 @@ fn run_seed(extra: &[&str]) -> Value {
     assert_eq!(out.code, 0, "stderr: {}", out.stderr);
     let mut docs = parse_docs(&out.stdout);
     assert_eq!(docs.len(), 1);
-    docs.remove(0)
+    (docs.remove(0), out.stderr)
+}
+
+fn run_seed(extra: &[&str]) -> Value {
+    run_seed_with_log(extra).0
 }
 
 fn text_of<'a>(doc: &'a Value, span: &Value) -> &'a str {
@@ -120,10 +124,16 @@ fn seed_document_end_to_end() {
         }
     }
 
-    // A summary built from the document's own sentences.
+    // Offline, the default distilbart summarizer falls back to an extractive
+    // summary built from the document's own sentences, and says why.
     let summary = &doc["summary"];
     assert_eq!(summary["method"], "extractive");
     assert_eq!(summary["model"], "none");
+    let note = summary["note"].as_str().unwrap();
+    assert!(
+        note.contains("sshleifer/distilbart-cnn-6-6") && note.contains("unavailable"),
+        "{note}"
+    );
     let chosen = summary["sentences"].as_array().unwrap();
     assert!(!chosen.is_empty() && chosen.len() <= 3);
     for i in chosen {
@@ -182,6 +192,35 @@ fn set_swaps_a_backend_and_provenance_shows_it() {
         chosen, first_content,
         "lead takes the first content sentences"
     );
+}
+
+#[test]
+fn fallback_warns_once() {
+    let (_, log) = run_seed_with_log(&[]);
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 1, "{log}");
+    assert!(warnings[0].contains("extractive summary instead"), "{log}");
+}
+
+#[test]
+fn set_swaps_in_an_abstractive_model() {
+    let (doc, log) = run_seed_with_log(&[
+        "--set",
+        "summarize.model=tests/fixtures/models/bart-tiny",
+        "--set",
+        "summarize.max_length=20",
+        "--set",
+        "summarize.min_length=5",
+    ]);
+    assert!(!log.contains("WARN"), "{log}");
+    let summary = &doc["summary"];
+    assert_eq!(summary["method"], "abstractive");
+    assert_eq!(summary["model"], "tests/fixtures/models/bart-tiny");
+    assert!(summary.get("note").is_none());
+    assert!(!summary["text"].as_str().unwrap().is_empty());
+    let prov = &doc["provenance"][3];
+    assert_eq!(prov["backend"], "rust-bert");
+    assert_eq!(prov["model"], "tests/fixtures/models/bart-tiny");
 }
 
 #[test]

@@ -19,11 +19,21 @@ pub fn root() -> PathBuf {
         .unwrap()
 }
 
-/// Runs the binary in the repository root, feeding `stdin`.
+/// An empty Hugging Face cache, so that hub models are never found (or
+/// fetched) whatever the machine has: runs are the same everywhere.
+fn empty_hf_home() -> PathBuf {
+    let dir = std::env::temp_dir().join("stancepipe-tests-empty-hf-home");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the binary in the repository root, feeding `stdin`, offline.
 pub fn stancepipe(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_stancepipe"))
         .args(args)
         .current_dir(root())
+        .env("HF_HOME", empty_hf_home())
+        .env("HF_HUB_OFFLINE", "1")
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

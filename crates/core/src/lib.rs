@@ -14,14 +14,18 @@
 //! - [`config`]: what every stage may read while it is built (companies,
 //!   paths relative to the config file) and the option-parsing helper that
 //!   turns serde errors into errors that name the key.
+//! - [`model`]: model resolution (local directory or hub id, cache, download),
+//!   shared by every model stage.
 
 pub mod config;
 pub mod doc;
+pub mod model;
 pub mod registry;
 pub mod stage;
 
 pub use config::{parse_options, BuildContext, Company, OptionError};
 pub use doc::*;
+pub use model::{ModelError, ModelRepo, ModelSource};
 pub use registry::{
     BackendConfig, BackendFactory, OptionDoc, Registry, RegistryError, StageConfig,
 };

@@ -9,7 +9,7 @@
 use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{parse_options, Annotation, BuildContext, Company, Registry, StageConfig};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Options of the `[run]` table: how documents are fed through the stages.
@@ -154,7 +154,7 @@ impl PipelinePlan {
         let mut root: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| ConfigError::file(file, toml_syntax_error(text, &e)))?;
-        apply_overrides(&mut root, overrides)?;
+        let swapped = apply_overrides(&mut root, overrides)?;
         let parsed: FileConfig =
             parse_options(root).map_err(|e| ConfigError::file(file, e.message).with_key(e.key))?;
 
@@ -190,7 +190,7 @@ impl PipelinePlan {
             base_dir,
             companies,
         };
-        let stages = plan_stages(file, parsed.stage, registry, &context)?;
+        let stages = plan_stages(file, parsed.stage, registry, &context, &swapped)?;
         Ok(PipelinePlan {
             file: file.to_string(),
             run,
@@ -214,7 +214,12 @@ fn toml_syntax_error(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-fn apply_overrides(root: &mut toml::Table, overrides: &[Override]) -> Result<(), ConfigError> {
+/// Stages whose backend `--set` changed, with the keys `--set` gave them.
+type Swapped = BTreeMap<String, BTreeSet<String>>;
+
+fn apply_overrides(root: &mut toml::Table, overrides: &[Override]) -> Result<Swapped, ConfigError> {
+    let mut set_keys: Swapped = BTreeMap::new();
+    let mut swapped = BTreeSet::new();
     for o in overrides {
         let here = || format!("--set {}.{}", o.target, o.key.join("."));
         let table = if o.target == "run" {
@@ -248,9 +253,19 @@ fn apply_overrides(root: &mut toml::Table, overrides: &[Override]) -> Result<(),
                 "a stage's id and kind cannot be overridden",
             ));
         }
+        if o.target != "run" {
+            if o.key == ["backend"] && table.get("backend") != Some(&o.value) {
+                swapped.insert(o.target.clone());
+            }
+            set_keys
+                .entry(o.target.clone())
+                .or_default()
+                .insert(o.key[0].clone());
+        }
         set_path(table, &o.key, o.value.clone()).map_err(|m| ConfigError::file(here(), m))?;
     }
-    Ok(())
+    set_keys.retain(|id, _| swapped.contains(id));
+    Ok(set_keys)
 }
 
 fn validate_companies(file: &str, companies: &[Company]) -> Result<(), ConfigError> {
@@ -302,6 +317,7 @@ fn plan_stages(
     tables: Vec<toml::Table>,
     registry: &Registry,
     ctx: &BuildContext,
+    swapped: &Swapped,
 ) -> Result<Vec<StagePlan>, ConfigError> {
     if tables.is_empty() {
         return Err(
@@ -346,6 +362,22 @@ fn plan_stages(
                 .with_stage(&id)
                 .with_key(key)
         })?;
+        if let Some(from_cli) = swapped.get(&id) {
+            // The file's options were written for the file's backend: keep
+            // those the new backend has, and everything given with --set.
+            let known: BTreeSet<&str> = factory.options().iter().map(|o| o.name).collect();
+            table.retain(|k, _| {
+                let k: &str = k;
+                let keep = known.contains(k) || from_cli.contains(k);
+                if !keep {
+                    tracing::info!(
+                        "stage {id:?}: backend {} has no option {k:?}; dropped",
+                        factory.backend()
+                    );
+                }
+                keep
+            });
+        }
         let config = factory.parse(table).map_err(|e| {
             ConfigError::file(file, e.message)
                 .with_stage(&id)
@@ -396,6 +428,24 @@ mod tests {
         assert_eq!(o.value, toml::Value::Integer(4));
         assert!("nodot=1".parse::<Override>().is_err());
         assert!("a.b".parse::<Override>().is_err());
+    }
+
+    #[test]
+    fn swapping_a_backend_drops_only_the_file_options_it_lacks() {
+        let registry = crate::default_registry().unwrap();
+        let text = "[[stage]]\nid = \"t\"\nkind = \"tokenize\"\n\n[[stage]]\nid = \"s\"\nkind = \"summarize\"\nbackend = \"extractive\"\nmin_words = 4\nmax_sentences = 2\n";
+        let load = |sets: &[&str]| {
+            let o: Vec<Override> = sets.iter().map(|s| s.parse().unwrap()).collect();
+            PipelinePlan::from_str(text, "p.toml", PathBuf::from("."), &o, &registry)
+        };
+        let plan = load(&["s.backend=lead"]).unwrap();
+        assert_eq!(plan.stages[1].backend, "lead");
+        // Typos on the command line are still errors after a swap...
+        let e = load(&["s.backend=lead", "s.min_wrds=3"]).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("min_wrds"));
+        // ...and so are the file's unknown options when nothing is swapped.
+        let e = load(&["s.backend=extractive", "s.bogus=1"]).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("bogus"));
     }
 
     #[test]

@@ -1,6 +1,10 @@
-//! Document summaries built from the document's own content sentences.
+//! Document summaries: the `summarize` stage kind.
 //!
-//! Two model-free backends:
+//! - `rust-bert`: abstractive summaries from a BART / T5 / Pegasus model
+//!   ([`abstractive`], [`seq2seq`]), with an honest extractive fallback.
+//!
+//! Two model-free backends build summaries from the document's own content
+//! sentences:
 //!
 //! - `extractive` (the default): centroid-based sentence selection (Radev et
 //!   al.'s MEAD idea) with maximal marginal relevance (Carbonell & Goldstein)
@@ -13,6 +17,9 @@
 //! Both use content sentences only (headings and datelines are not prose),
 //! give a document without content sentences an empty summary rather than an
 //! error, and list the chosen sentences in text order.
+
+pub mod abstractive;
+pub mod seq2seq;
 
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
@@ -227,7 +234,8 @@ impl Stage for LeadSummarizer {
 /// Registers every summarize backend; `extractive` (the default) first.
 pub fn register(registry: &mut Registry) -> Result<(), RegistryError> {
     registry.register::<ExtractiveConfig>()?;
-    registry.register::<LeadConfig>()
+    registry.register::<LeadConfig>()?;
+    registry.register::<abstractive::RustBertConfig>()
 }
 
 /// The trimmed text of sentence `i` ("" for a span off the text).
