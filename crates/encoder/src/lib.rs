@@ -1,0 +1,115 @@
+//! Sentence embeddings from a sentence-transformers model directory (such as
+//! `models/all-MiniLM-L6-v2`, placed by `scripts/bootstrap.sh`) through
+//! rust-bert.
+//!
+//! This is a library shared by model stages (sentence classification,
+//! target sentiment), not a stage: like `core`, stage crates may depend on
+//! it, and it depends on nothing but `core`. It reads the model as
+//! sentence-transformers saves it (`modules.json`, `1_Pooling/`,
+//! `sentence_bert_config.json`, `config.json`, `vocab.txt`) and loads the
+//! weights from `model.safetensors` (or `rust_model.ot`), so the output is
+//! the same pooling, normalization and `max_seq_length` truncation as
+//! `SentenceTransformer.encode`.
+
+use rust_bert::pipelines::common::ModelType;
+use rust_bert::pipelines::sentence_embeddings::{
+    SentenceEmbeddingsConfig, SentenceEmbeddingsModel,
+};
+use rust_bert::resources::LocalResource;
+use stancepipe_core::{ModelError, ModelRepo};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// A loaded sentence-embedding model.
+pub struct SentenceEncoder {
+    id: String,
+    dim: usize,
+    /// Encoding is sequential per model; libtorch threads parallelize inside.
+    model: Mutex<SentenceEmbeddingsModel>,
+}
+
+fn local(path: &Path) -> Box<LocalResource> {
+    Box::new(LocalResource {
+        local_path: path.to_path_buf(),
+    })
+}
+
+fn malformed(file: &Path, reason: impl std::fmt::Display) -> ModelError {
+    ModelError::Malformed {
+        file: file.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+impl SentenceEncoder {
+    /// Loads a BERT-based sentence-transformers model on `device`.
+    pub fn load(repo: &ModelRepo, device: tch::Device) -> Result<Self, ModelError> {
+        let (config, json) = repo.config_json()?;
+        let model_type = json
+            .get("model_type")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        if model_type != "bert" {
+            return Err(malformed(
+                &config,
+                format!(
+                    "model_type {model_type:?}: only BERT-based sentence encoders are supported"
+                ),
+            ));
+        }
+        let modules = repo.file(&["modules.json"])?;
+        let pooling = repo.file(&["1_Pooling/config.json"])?;
+        let sbert = repo.file(&["sentence_bert_config.json"])?;
+        let tokenizer_config = repo.file(&["tokenizer_config.json"])?;
+        let vocab = repo.file(&["vocab.txt"])?;
+        let weights = repo.file(&["model.safetensors", "rust_model.ot"])?;
+        let dim = json
+            .get("hidden_size")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0) as usize;
+        let cfg = SentenceEmbeddingsConfig {
+            modules_config_resource: local(&modules),
+            transformer_type: ModelType::Bert,
+            transformer_config_resource: local(&config),
+            transformer_weights_resource: local(&weights),
+            pooling_config_resource: local(&pooling),
+            dense_config_resource: None,
+            dense_weights_resource: None,
+            sentence_bert_config_resource: local(&sbert),
+            tokenizer_config_resource: local(&tokenizer_config),
+            tokenizer_vocab_resource: local(&vocab),
+            tokenizer_merges_resource: None,
+            device,
+            kind: None,
+        };
+        let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            SentenceEmbeddingsModel::new(cfg)
+        }))
+        .map_err(|_| malformed(&weights, "rust-bert panicked while loading the model"))?
+        .map_err(|e| malformed(&weights, e))?;
+        Ok(SentenceEncoder {
+            id: repo.id(),
+            dim,
+            model: Mutex::new(model),
+        })
+    }
+
+    /// The model id (hub id or directory) for provenance.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Embedding size (384 for MiniLM-L6).
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Embeds texts (one batch); normalized when the model's modules say so.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
+        tch::no_grad(|| model.encode(texts)).map_err(|e| e.to_string())
+    }
+}
