@@ -151,8 +151,8 @@ fn seed_document_end_to_end() {
         stages,
         [
             ("tokenize", "rules"),
-            ("classify", "lexicon"),
-            ("stance", "aggregate"),
+            ("classify", "embedding-head"),
+            ("stance", "target-sentiment"),
             ("summarize", "extractive")
         ]
     );

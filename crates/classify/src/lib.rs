@@ -17,6 +17,7 @@
 //! Heading sentences get no label (`label = None`): a section title carries
 //! no opinion and would only dilute the stance average.
 
+pub mod embedding;
 pub mod vader;
 
 use serde::{Deserialize, Serialize};
@@ -230,9 +231,11 @@ impl Stage for LexiconClassifier {
     }
 }
 
-/// Registers every classify backend; `lexicon` (the default) first.
+/// Registers every classify backend; `lexicon` (the kind's default, needing
+/// no model) first.
 pub fn register(registry: &mut Registry) -> Result<(), RegistryError> {
-    registry.register::<LexiconConfig>()
+    registry.register::<LexiconConfig>()?;
+    registry.register::<embedding::EmbeddingHeadConfig>()
 }
 
 #[cfg(test)]

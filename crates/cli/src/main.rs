@@ -46,6 +46,8 @@ enum Command {
     Run(RunArgs),
     /// Check a pipeline configuration without running it.
     Validate(ConfigArgs),
+    /// Train a classifier head on labeled data (see docs/quality.md).
+    Train(TrainArgs),
     /// List the registered stage kinds, their backends and options.
     Stages {
         /// Output format.
@@ -93,6 +95,38 @@ struct RunArgs {
     inputs: Vec<String>,
 }
 
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// `sentiment` (PhraseBank, for classify/embedding-head) or `target`
+    /// (FinEntity + NewsMTSC, for stance/target-sentiment).
+    #[arg(value_enum)]
+    task: TrainTask,
+    /// The labeled data folder (with phrasebank/, finentity/, newsmtsc/).
+    #[arg(long, default_value = "../shared/data")]
+    data: PathBuf,
+    /// The sentence encoder (a sentence-transformers directory or hub id).
+    #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
+    encoder: String,
+    /// Where to write the head (default models/heads/<task>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long, default_value_t = 13)]
+    seed: i64,
+    #[arg(long, default_value_t = 300)]
+    epochs: usize,
+    /// Hidden layer width; 0 trains a linear head.
+    #[arg(long, default_value_t = 0)]
+    hidden: usize,
+    #[arg(long, default_value_t = 1e-2)]
+    learning_rate: f64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TrainTask {
+    Sentiment,
+    Target,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum OutFormat {
     Json,
@@ -136,6 +170,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args, cli.quiet),
         Command::Validate(args) => validate(args),
+        Command::Train(args) => train(args, cli.quiet),
         Command::Stages { format } => stages(format),
     };
     match result {
@@ -324,4 +359,76 @@ fn create_output(path: &Path) -> std::io::Result<std::fs::File> {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::File::create(path)
+}
+
+fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
+    use stancepipe_core::{ModelRepo, ModelSource};
+    let io = |m: String| Failure::new(exit::IO, m);
+    let ctx = stancepipe_core::BuildContext {
+        base_dir: PathBuf::from("."),
+        companies: Vec::new(),
+    };
+    let repo =
+        ModelRepo::open(ModelSource::parse(&args.encoder, &ctx)).map_err(|e| io(e.to_string()))?;
+    let encoder = stancepipe_encoder::SentenceEncoder::load(&repo, tch::Device::Cpu)
+        .map_err(|e| io(e.to_string()))?;
+    let (name, default_out) = match args.task {
+        TrainTask::Sentiment => ("sentiment", "models/heads/sentiment"),
+        TrainTask::Target => ("target", "models/heads/target"),
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(default_out));
+    let command = format!(
+        "stancepipe train {name} --data {} --encoder {} --out {} --seed {} --epochs {} --hidden {} --learning-rate {}",
+        args.data.display(),
+        args.encoder,
+        out.display(),
+        args.seed,
+        args.epochs,
+        args.hidden,
+        args.learning_rate
+    );
+    let params = stancepipe_encoder::TrainParams {
+        hidden: args.hidden,
+        epochs: args.epochs,
+        learning_rate: args.learning_rate,
+        seed: args.seed,
+        ..Default::default()
+    };
+    let bar = if quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{msg:<28} {bar:30} {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let progress = |what: &str, done: usize, total: usize| {
+        bar.set_message(what.to_string());
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        if done == total {
+            tracing::info!("{what}: {total} texts");
+        }
+    };
+    let data = stancepipe_train::DataDir(args.data.clone());
+    let manifest = match args.task {
+        TrainTask::Sentiment => {
+            stancepipe_train::train_sentiment(&encoder, &data, &out, params, &command, &progress)
+        }
+        TrainTask::Target => {
+            stancepipe_train::train_target(&encoder, &data, &out, params, &command, &progress)
+        }
+    }
+    .map_err(io)?;
+    bar.finish_and_clear();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&manifest.training).unwrap_or_default()
+    );
+    eprintln!("stancepipe: head written to {}", out.display());
+    Ok(0)
 }

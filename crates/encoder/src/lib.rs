@@ -10,6 +10,17 @@
 //! weights from `model.safetensors` (or `rust_model.ot`), so the output is
 //! the same pooling, normalization and `max_seq_length` truncation as
 //! `SentenceTransformer.encode`.
+//!
+//! [`features`] builds the texts a target is shown as, and [`head`] trains
+//! and runs the small classifier heads on top of the embeddings; training
+//! (`stancepipe train`) and the model stages share them.
+
+pub mod features;
+pub mod head;
+pub mod stage;
+
+pub use features::TargetFeatures;
+pub use head::{Head, Manifest, TrainParams};
 
 use rust_bert::pipelines::common::ModelType;
 use rust_bert::pipelines::sentence_embeddings::{
@@ -102,6 +113,31 @@ impl SentenceEncoder {
     /// Embedding size (384 for MiniLM-L6).
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// Embeds any number of texts in batches of `batch_size`, longest first
+    /// and grouped by length so that little padding is computed (as
+    /// sentence-transformers does); results come back in input order.
+    /// `progress` is told how many texts are done after each batch.
+    pub fn embed_many(
+        &self,
+        texts: &[&str],
+        batch_size: usize,
+        progress: &dyn Fn(usize),
+    ) -> Result<Vec<Vec<f32>>, String> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        let mut done = 0;
+        for group in order.chunks(batch_size.max(1)) {
+            let batch: Vec<&str> = group.iter().map(|&i| texts[i]).collect();
+            for (&i, e) in group.iter().zip(self.embed(&batch)?) {
+                out[i] = e;
+            }
+            done += group.len();
+            progress(done);
+        }
+        Ok(out)
     }
 
     /// Embeds texts (one batch); normalized when the model's modules say so.

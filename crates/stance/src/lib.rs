@@ -33,6 +33,8 @@
 //! Alipay too; contrastive and comparative sentences need a target-aware
 //! model, which later backends will provide.
 
+pub mod target;
+
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
     par_each_doc, Annotation, BackendConfig, BuildContext, CompanyStance, Doc, OptionError,
@@ -158,47 +160,84 @@ impl AggregateStance {
             }
         }
 
-        let n = evidence.len();
-        let mean = if n == 0 {
-            0.0
-        } else {
-            evidence.values().map(|&p| f64::from(p)).sum::<f64>() / n as f64
-        };
-        let strength = mean.abs().min(1.0) * n as f64 / (n as f64 + 1.0);
-        let stance = if n == 0 || n < cfg.min_mentions {
-            StanceLabel::None
-        } else if mean > 0.0 && mean >= cfg.threshold {
-            StanceLabel::Favor
-        } else if mean < 0.0 && mean <= -cfg.threshold {
-            StanceLabel::Against
-        } else {
-            StanceLabel::None
-        };
-        let score = match stance {
-            StanceLabel::None => 1.0 - strength,
-            _ => strength,
-        } as f32;
-
-        let mut ranked: Vec<(usize, f32)> = match stance {
-            StanceLabel::Favor => evidence.into_iter().filter(|&(_, p)| p > 0.0).collect(),
-            StanceLabel::Against => evidence.into_iter().filter(|&(_, p)| p < 0.0).collect(),
-            StanceLabel::None => evidence.into_iter().collect(),
-        };
-        // Stable sorts: ties keep text order.
-        match stance {
-            StanceLabel::Favor => ranked.sort_by(|a, b| b.1.total_cmp(&a.1)),
-            StanceLabel::Against => ranked.sort_by(|a, b| a.1.total_cmp(&b.1)),
-            StanceLabel::None => ranked.sort_by(|a, b| a.1.abs().total_cmp(&b.1.abs())),
-        }
-        ranked.truncate(cfg.max_evidence);
-
-        Ok(CompanyStance {
-            company: company.to_string(),
-            stance,
-            score,
-            evidence: ranked.into_iter().map(|(i, _)| i).collect(),
+        let weighted = evidence.into_iter().map(|(i, p)| (i, (p, 1.0))).collect();
+        Ok(decide(
+            company,
+            &weighted,
             mentions,
-        })
+            Rule {
+                min_mentions: cfg.min_mentions,
+                threshold: cfg.threshold,
+                max_evidence: cfg.max_evidence,
+            },
+        ))
+    }
+}
+
+/// The document-level decision, shared by every stance backend.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rule {
+    pub min_mentions: usize,
+    pub threshold: f64,
+    pub max_evidence: usize,
+}
+
+/// Decides a company's stance from its evidence sentences: sentence index ->
+/// (polarity in [-1, 1], weight > 0). `m` is the weighted mean polarity and
+/// `n` the number of evidence sentences; the rest is the rule in the crate
+/// documentation (with weight 1 everywhere for `aggregate`).
+pub fn decide(
+    company: &str,
+    evidence: &BTreeMap<usize, (f32, f32)>,
+    mentions: usize,
+    rule: Rule,
+) -> CompanyStance {
+    let n = evidence.len();
+    let total_weight: f64 = evidence.values().map(|&(_, w)| f64::from(w)).sum();
+    let mean = if n == 0 || total_weight <= 0.0 {
+        0.0
+    } else {
+        evidence
+            .values()
+            .map(|&(p, w)| f64::from(p) * f64::from(w))
+            .sum::<f64>()
+            / total_weight
+    };
+    let strength = mean.abs().min(1.0) * n as f64 / (n as f64 + 1.0);
+    let stance = if n == 0 || n < rule.min_mentions {
+        StanceLabel::None
+    } else if mean > 0.0 && mean >= rule.threshold {
+        StanceLabel::Favor
+    } else if mean < 0.0 && mean <= -rule.threshold {
+        StanceLabel::Against
+    } else {
+        StanceLabel::None
+    };
+    let score = match stance {
+        StanceLabel::None => 1.0 - strength,
+        _ => strength,
+    } as f32;
+
+    let polarities = evidence.iter().map(|(&i, &(p, _))| (i, p));
+    let mut ranked: Vec<(usize, f32)> = match stance {
+        StanceLabel::Favor => polarities.filter(|&(_, p)| p > 0.0).collect(),
+        StanceLabel::Against => polarities.filter(|&(_, p)| p < 0.0).collect(),
+        StanceLabel::None => polarities.collect(),
+    };
+    // Stable sorts: ties keep text order.
+    match stance {
+        StanceLabel::Favor => ranked.sort_by(|a, b| b.1.total_cmp(&a.1)),
+        StanceLabel::Against => ranked.sort_by(|a, b| a.1.total_cmp(&b.1)),
+        StanceLabel::None => ranked.sort_by(|a, b| a.1.abs().total_cmp(&b.1.abs())),
+    }
+    ranked.truncate(rule.max_evidence);
+
+    CompanyStance {
+        company: company.to_string(),
+        stance,
+        score,
+        evidence: ranked.into_iter().map(|(i, _)| i).collect(),
+        mentions,
     }
 }
 
@@ -217,7 +256,8 @@ impl Stage for AggregateStance {
 
 /// Registers every stance backend; `aggregate` (the default) first.
 pub fn register(registry: &mut Registry) -> Result<(), RegistryError> {
-    registry.register::<AggregateConfig>()
+    registry.register::<AggregateConfig>()?;
+    registry.register::<target::TargetSentimentConfig>()
 }
 
 #[cfg(test)]

@@ -1,0 +1,132 @@
+//! The `embedding-head` backend: sentence sentiment from a head trained on
+//! frozen sentence embeddings (`stancepipe train sentiment`, Financial
+//! PhraseBank), over all-MiniLM-L6-v2 by default. Figures: docs/quality.md.
+
+use serde::{Deserialize, Serialize};
+use stancepipe_core::{
+    Annotation, BackendConfig, BuildContext, Doc, Label, OptionError, SentenceKind, Stage,
+    StageConfig, StageError,
+};
+use stancepipe_encoder::{Head, SentenceEncoder};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddingHeadConfig {
+    pub encoder: String,
+    pub head: PathBuf,
+    pub batch_size: usize,
+}
+
+impl Default for EmbeddingHeadConfig {
+    fn default() -> Self {
+        EmbeddingHeadConfig {
+            encoder: "models/all-MiniLM-L6-v2".into(),
+            head: PathBuf::from("models/heads/sentiment"),
+            batch_size: 64,
+        }
+    }
+}
+
+const TASK: &str = "sentence-sentiment";
+
+impl StageConfig for EmbeddingHeadConfig {
+    fn requires(&self) -> Vec<Annotation> {
+        vec![Annotation::Sentences]
+    }
+    fn provides(&self) -> Vec<Annotation> {
+        vec![Annotation::SentenceLabels]
+    }
+    fn model(&self) -> Option<String> {
+        Some(format!("{} + {}", self.encoder, self.head.display()))
+    }
+    fn check(&self, ctx: &BuildContext) -> Result<(), OptionError> {
+        if self.batch_size == 0 {
+            return Err(OptionError::new("batch_size", "must be at least 1"));
+        }
+        stancepipe_encoder::stage::check(&self.encoder, &self.head, ctx)
+    }
+    fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Stage>, OptionError> {
+        let (encoder, head) =
+            stancepipe_encoder::stage::load(&self.encoder, &self.head, TASK, ctx)?;
+        Ok(Box::new(EmbeddingHead {
+            model: format!("{} + {}", encoder.id(), self.head.display()),
+            encoder,
+            head,
+            batch_size: self.batch_size,
+        }))
+    }
+}
+
+impl BackendConfig for EmbeddingHeadConfig {
+    const KIND: &'static str = "classify";
+    const BACKEND: &'static str = "embedding-head";
+    const DESCRIPTION: &'static str =
+        "sentence sentiment from a head trained on PhraseBank over frozen MiniLM embeddings";
+    const OPTIONS: &'static [(&'static str, &'static str)] = &[
+        (
+            "encoder",
+            "sentence-transformers model directory or hub id (relative to the config file)",
+        ),
+        (
+            "head",
+            "directory with manifest.json + head.safetensors from `stancepipe train sentiment`",
+        ),
+        ("batch_size", "sentences embedded at once"),
+    ];
+}
+
+struct EmbeddingHead {
+    encoder: Arc<SentenceEncoder>,
+    head: Head,
+    model: String,
+    batch_size: usize,
+}
+
+impl Stage for EmbeddingHead {
+    fn backend(&self) -> &str {
+        EmbeddingHeadConfig::BACKEND
+    }
+    fn model(&self) -> Option<&str> {
+        Some(&self.model)
+    }
+    fn process(&self, docs: &mut [Doc]) -> Result<(), StageError> {
+        // Every content sentence of the batch, embedded together.
+        let mut at: Vec<(usize, usize)> = Vec::new();
+        let mut texts: Vec<&str> = Vec::new();
+        for (d, doc) in docs.iter().enumerate() {
+            for (s, sent) in doc.sentences.iter().enumerate() {
+                if sent.kind == SentenceKind::Content {
+                    at.push((d, s));
+                    texts.push(&doc.text[sent.span.start..sent.span.end]);
+                }
+            }
+        }
+        let x = self
+            .encoder
+            .embed_many(&texts, self.batch_size, &|_| {})
+            .map_err(StageError::Batch)?;
+        let probs = self.head.predict(&x);
+        for doc in docs.iter_mut() {
+            doc.sentences.iter_mut().for_each(|s| s.label = None);
+        }
+        let labels = &self.head.manifest.labels;
+        for ((d, s), p) in at.into_iter().zip(probs) {
+            let best = p
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |(i, _)| i);
+            let scores: BTreeMap<String, f32> =
+                labels.iter().cloned().zip(p.iter().copied()).collect();
+            docs[d].sentences[s].label = Some(Label {
+                label: labels[best].clone(),
+                score: p[best],
+                scores,
+            });
+        }
+        Ok(())
+    }
+}

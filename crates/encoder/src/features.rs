@@ -1,0 +1,90 @@
+//! The model inputs built from text, shared by training and inference so the
+//! two can never disagree.
+
+/// How a target (an entity mention) is shown to the encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetFeatures {
+    /// The whole text with the target wrapped in `<< >>` markers.
+    Marked,
+    /// `Marked`, concatenated with the embedding of a window of
+    /// [`WINDOW_WORDS`] words on each side of the (marked) target.
+    MarkedWindow,
+}
+
+/// Words kept on each side of a target in its window.
+pub const WINDOW_WORDS: usize = 12;
+
+/// `text` with `text[start..end]` wrapped in `<< >>`. Offsets are bytes on
+/// char boundaries.
+pub fn mark(text: &str, start: usize, end: usize) -> String {
+    format!(
+        "{}<< {} >>{}",
+        &text[..start],
+        &text[start..end],
+        &text[end..]
+    )
+}
+
+/// The marked target with at most [`WINDOW_WORDS`] words on each side.
+pub fn window(text: &str, start: usize, end: usize) -> String {
+    let left: Vec<&str> = text[..start].split_whitespace().collect();
+    let right: Vec<&str> = text[end..].split_whitespace().collect();
+    let l = &left[left.len().saturating_sub(WINDOW_WORDS)..];
+    let r = &right[..right.len().min(WINDOW_WORDS)];
+    let mut out = l.join(" ");
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str("<< ");
+    out.push_str(&text[start..end]);
+    out.push_str(" >>");
+    if !r.is_empty() {
+        out.push(' ');
+        out.push_str(&r.join(" "));
+    }
+    out
+}
+
+/// The texts to embed for one target example, in feature order.
+pub fn target_texts(kind: TargetFeatures, text: &str, start: usize, end: usize) -> Vec<String> {
+    match kind {
+        TargetFeatures::Marked => vec![mark(text, start, end)],
+        TargetFeatures::MarkedWindow => vec![mark(text, start, end), window(text, start, end)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_and_windows_keep_the_target() {
+        let t = "Shares of Acme Corp fell 3% after the report.";
+        let (s, e) = (10, 19);
+        assert_eq!(
+            mark(t, s, e),
+            "Shares of << Acme Corp >> fell 3% after the report."
+        );
+        assert_eq!(
+            window(t, s, e),
+            "Shares of << Acme Corp >> fell 3% after the report."
+        );
+        let long = format!("{} Acme {}", "a ".repeat(20), "b ".repeat(20));
+        let s = long.find("Acme").unwrap();
+        let w = window(&long, s, s + 4);
+        assert_eq!(w.split_whitespace().count(), 2 * WINDOW_WORDS + 3);
+        assert_eq!(
+            target_texts(TargetFeatures::MarkedWindow, t, 10, 19).len(),
+            2
+        );
+    }
+
+    #[test]
+    fn non_ascii_offsets() {
+        let t = "Zürich's Ümlaut AG rose";
+        let s = t.find("Ümlaut").unwrap();
+        let e = s + "Ümlaut AG".len();
+        assert_eq!(mark(t, s, e), "Zürich's << Ümlaut AG >> rose");
+    }
+}

@@ -1,0 +1,93 @@
+//! What model stages built on an encoder and a head share: checking and
+//! loading the two from a stage's `encoder` and `head` options, with one
+//! loaded encoder per model directory for the whole process.
+
+use crate::{Head, SentenceEncoder};
+use stancepipe_core::{BuildContext, ModelRepo, ModelSource, OptionError};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Validation-time checks: a local encoder directory and the head's files
+/// exist. Errors name the option and the path.
+pub fn check(encoder: &str, head: &Path, ctx: &BuildContext) -> Result<(), OptionError> {
+    if let ModelSource::Local(dir) = ModelSource::parse(encoder, ctx) {
+        if !dir.join("config.json").is_file() {
+            return Err(OptionError::new(
+                "encoder",
+                format!(
+                    "{} has no config.json (a sentence-transformers model directory is expected; \
+                     `bash scripts/bootstrap.sh` places all-MiniLM-L6-v2 in models/)",
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    let dir = ctx.resolve(head);
+    for f in ["manifest.json", "head.safetensors"] {
+        if !dir.join(f).is_file() {
+            return Err(OptionError::new(
+                "head",
+                format!(
+                    "{} not found (train one with `stancepipe train`)",
+                    dir.join(f).display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Loads (or reuses) the encoder and loads the head, checking that the head
+/// was trained for `task` on features of the encoder's size.
+pub fn load(
+    encoder: &str,
+    head: &Path,
+    task: &str,
+    ctx: &BuildContext,
+) -> Result<(Arc<SentenceEncoder>, Head), OptionError> {
+    static LOADED: OnceLock<Mutex<HashMap<String, Arc<SentenceEncoder>>>> = OnceLock::new();
+    let source = ModelSource::parse(encoder, ctx);
+    let key = source.to_string();
+    let enc_err = |m: String| OptionError::new("encoder", m);
+    let cache = LOADED.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    let enc = match cache.get(&key) {
+        Some(e) => e.clone(),
+        None => {
+            let repo = ModelRepo::open(source).map_err(|e| enc_err(e.to_string()))?;
+            let e = Arc::new(
+                SentenceEncoder::load(&repo, tch::Device::Cpu)
+                    .map_err(|e| enc_err(e.to_string()))?,
+            );
+            cache.insert(key, e.clone());
+            e
+        }
+    };
+    let dir = ctx.resolve(head);
+    let head = Head::load(&dir).map_err(|m| OptionError::new("head", m))?;
+    if head.manifest.task != task {
+        return Err(OptionError::new(
+            "head",
+            format!(
+                "{} is a {:?} head; this stage needs a {task:?} head",
+                dir.display(),
+                head.manifest.task
+            ),
+        ));
+    }
+    let per_text = head.manifest.input_dim / enc.dim().max(1);
+    if per_text == 0 || per_text * enc.dim() != head.manifest.input_dim {
+        return Err(OptionError::new(
+            "head",
+            format!(
+                "{} expects {} input features, which encoder {} ({} dimensions) cannot give",
+                dir.display(),
+                head.manifest.input_dim,
+                enc.id(),
+                enc.dim()
+            ),
+        ));
+    }
+    Ok((enc, head))
+}
