@@ -260,3 +260,41 @@ fn summarizer_without_fallback_fails_at_build_with_the_id() {
     );
     assert!(out.stdout.is_empty(), "nothing processed");
 }
+
+#[test]
+fn companies_from_a_referenced_file() {
+    let (dir, path) = write_config(&format!(
+        "companies_file = \"companies.toml\"\n\n{}",
+        pipeline_with(&default_stages())
+    ));
+    std::fs::write(
+        dir.path().join("companies.toml"),
+        "[[company]]\nname = \"Ant Group\"\n\n[[company]]\nname = \"JD Pay\"\naliases = [\"JD Pay\", \"JDPay\"]\n",
+    )
+    .unwrap();
+    let out = stancepipe(&["validate", "--config", path.to_str().unwrap()], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("4 companies"),
+        "inline and file companies: {}",
+        out.stdout
+    );
+
+    std::fs::remove_file(dir.path().join("companies.toml")).unwrap();
+    let err = rejected(
+        &std::fs::read_to_string(&path).unwrap(),
+        None,
+        Some("companies_file"),
+    );
+    assert!(err.contains("companies.toml"), "{err}");
+}
+
+#[test]
+fn duplicate_company_in_the_file() {
+    let body = format!(
+        "{}\n[[company]]\nname = \"Alipay\"\n",
+        pipeline_with(&default_stages())
+    );
+    let err = rejected(&body, None, Some("company[2].name"));
+    assert!(err.contains("listed twice"), "{err}");
+}
