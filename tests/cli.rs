@@ -224,6 +224,24 @@ fn set_swaps_in_an_abstractive_model() {
 }
 
 #[test]
+fn set_swaps_in_a_zero_shot_nli_stance_model() {
+    let doc = run_seed(&[
+        "--set",
+        "stance.backend=zero-shot-nli",
+        "--set",
+        "stance.model=tests/fixtures/models/bart-nli-tiny",
+    ]);
+    let prov = &doc["provenance"][2];
+    assert_eq!(prov["backend"], "zero-shot-nli");
+    assert_eq!(prov["model"], "tests/fixtures/models/bart-nli-tiny");
+    let stance = doc["stance"].as_array().unwrap();
+    assert_eq!(stance.len(), 7);
+    let alipay = &stance[0];
+    assert_eq!(alipay["mentions"], 46);
+    assert!(!alipay["evidence"].as_array().unwrap().is_empty());
+}
+
+#[test]
 fn set_changes_an_option() {
     // With an impossible mention threshold every company is `none`.
     let doc = run_seed(&["--set", "stance.min_mentions=1000"]);

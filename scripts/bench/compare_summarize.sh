@@ -33,10 +33,11 @@ r, p = (json.loads(x) for x in sys.argv[1:3])
 print(f"docs {r['docs']}, batch {r['batch']}, beams {r['beams']}, threads {r['threads']}, "
       f"{r['out_len']} tokens out, mean input {r['mean_input_tokens']} tokens "
       f"(min {r['min_input_tokens']}, max {r['max_input_tokens']})")
-print(f"| {'stack':<13} | {'docs/s':>7} | {'s/doc':>7} | {'peak RSS MB':>11} |")
-print(f"|{'-' * 15}|{'-' * 9}|{'-' * 9}|{'-' * 13}|")
+print(f"| {'stack':<13} | {'docs/s':>7} | {'s/doc':>7} | {'peak RSS MB':>11} | {'RSS after load MB':>17} |")
+print(f"|{'-' * 15}|{'-' * 9}|{'-' * 9}|{'-' * 13}|{'-' * 19}|")
 for d in (r, p):
-    print(f"| {d['stack']:<13} | {d['docs_per_s']:>7.3f} | {d['s_per_doc']:>7.2f} | {d['peak_rss_mb']:>11} |")
+    print(f"| {d['stack']:<13} | {d['docs_per_s']:>7.3f} | {d['s_per_doc']:>7.2f} | {d['peak_rss_mb']:>11.0f} "
+          f"| {d['rss_after_load_mb']:>17.0f} |")
 print(f"Rust/Python docs/s ratio: {r['docs_per_s'] / p['docs_per_s']:.2f}")
 print("input ids identical:", "yes" if r["input_ids_hash"] == p["input_ids_hash"] else "NO")
 same = r["first_doc_ids_hash"] == p["first_doc_ids_hash"]

@@ -12,7 +12,8 @@ Options as on the Rust side: --docs N (the seed article, then N-1 NeuS articles)
 articles until each input fills the 1,024-token window), --seed FILE, --neus FILE. Extra:
 --attn {default,eager,sdpa} (transformers' attention implementation; default = what
 from_pretrained picks, sdpa for BART in transformers 4.44).
-Peak RSS is resource.getrusage(RUSAGE_SELF).ru_maxrss (model load and `import torch` included).
+Peak RSS is resource.getrusage(RUSAGE_SELF).ru_maxrss (model load and `import torch` included);
+rss_after_load_mb is VmRSS right after loading.
 """
 
 from __future__ import annotations
@@ -38,6 +39,17 @@ DEFAULT_MODEL = Path.home() / ".cache" / "stancepipe" / "bench" / "distilbart-cn
 def norm(s: str) -> str:
     """Whitespace collapsed to single spaces (the Rust side uses split_whitespace)."""
     return " ".join(s.split())
+
+
+def rss_mb() -> float | None:
+    """Current resident set size in MB (VmRSS of /proc/self/status), as on the Rust side."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024.0)
+    except OSError:
+        pass
+    return None
 
 
 def ids_hash(seqs) -> str:
@@ -90,6 +102,7 @@ def main() -> int:
     kw = {} if a.attn == "default" else {"attn_implementation": a.attn}
     model = BartForConditionalGeneration.from_pretrained(str(model_dir), **kw).eval()
     load_s = time.perf_counter() - t0
+    rss_loaded = rss_mb()
     window = model.config.max_position_embeddings
     pad_id = model.config.pad_token_id
 
@@ -153,7 +166,7 @@ def main() -> int:
         "threads": a.threads,
         "out_len": a.out_len,
         "fill": a.fill,
-        "mean_input_tokens": round(sum(lens) / len(lens), 1),
+        "mean_input_tokens": round(sum(lens) / len(lens), 2),
         "min_input_tokens": min(lens),
         "max_input_tokens": max(lens),
         "load_seconds": round(load_s, 2),
@@ -161,6 +174,7 @@ def main() -> int:
         "docs_per_s": round(len(ids) / seconds, 3),
         "s_per_doc": round(seconds / len(ids), 3),
         "peak_rss_mb": round(peak),
+        "rss_after_load_mb": rss_loaded,
         "input_ids_hash": ids_hash(ids),
         "first_doc_out_len": len(first),
         "first_doc_ids_hash": ids_hash([first]),

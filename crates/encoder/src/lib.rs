@@ -17,6 +17,7 @@
 
 pub mod features;
 pub mod head;
+pub mod nli;
 pub mod stage;
 
 pub use features::TargetFeatures;

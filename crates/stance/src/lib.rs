@@ -33,6 +33,7 @@
 //! Alipay too; contrastive and comparative sentences need a target-aware
 //! model, which later backends will provide.
 
+pub mod nli;
 pub mod target;
 
 use serde::{Deserialize, Serialize};
@@ -257,7 +258,8 @@ impl Stage for AggregateStance {
 /// Registers every stance backend; `aggregate` (the default) first.
 pub fn register(registry: &mut Registry) -> Result<(), RegistryError> {
     registry.register::<AggregateConfig>()?;
-    registry.register::<target::TargetSentimentConfig>()
+    registry.register::<target::TargetSentimentConfig>()?;
+    registry.register::<nli::NliStanceConfig>()
 }
 
 #[cfg(test)]

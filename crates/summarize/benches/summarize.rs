@@ -27,7 +27,7 @@
 //! `length_penalty = 1.0`, `early_stopping = true`. One warm-up call (the
 //! first document alone, 8 tokens) is not timed; the timed loop covers
 //! padding and generation of every batch. Peak RSS is `VmHWM` (model load
-//! included).
+//! included); `rss_after_load_mb` is `VmRSS` right after loading.
 
 use stancepipe_core::{ModelRepo, ModelSource};
 use stancepipe_summarize::seq2seq::{GenParams, Seq2Seq};
@@ -178,12 +178,13 @@ fn ids_hash<'a>(seqs: impl IntoIterator<Item = &'a Vec<i64>>) -> String {
     format!("{h:016x}")
 }
 
-/// Peak resident set size in MB (`VmHWM` of /proc/self/status).
-fn peak_rss_mb() -> Option<f64> {
+/// A memory figure of /proc/self/status in MB: `VmHWM` (peak resident set
+/// size) or `VmRSS` (current).
+fn status_mb(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+    Some((kb / 1024.0).round())
 }
 
 fn run(a: &Args) -> Result<serde_json::Value, String> {
@@ -192,6 +193,7 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
     let repo = ModelRepo::open(ModelSource::Local(a.model.clone())).map_err(|e| e.to_string())?;
     let model = Seq2Seq::load(&repo, tch::Device::Cpu).map_err(|e| e.to_string())?;
     let load_s = t_load.elapsed().as_secs_f64();
+    let rss_loaded = status_mb("VmRSS:");
 
     let texts = texts(a, &model)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -227,14 +229,15 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
         "threads": a.threads,
         "out_len": a.out_len,
         "fill": a.fill,
-        "mean_input_tokens": (mean_in * 10.0).round() / 10.0,
+        "mean_input_tokens": (mean_in * 100.0).round() / 100.0,
         "min_input_tokens": lens.iter().min(),
         "max_input_tokens": lens.iter().max(),
         "load_seconds": (load_s * 100.0).round() / 100.0,
         "seconds": (seconds * 1000.0).round() / 1000.0,
         "docs_per_s": ((ids.len() as f64 / seconds) * 1000.0).round() / 1000.0,
         "s_per_doc": ((seconds / ids.len() as f64) * 1000.0).round() / 1000.0,
-        "peak_rss_mb": peak_rss_mb().map(|m| m.round()),
+        "peak_rss_mb": status_mb("VmHWM:"),
+        "rss_after_load_mb": rss_loaded,
         "input_ids_hash": ids_hash(&ids),
         "first_doc_out_len": first.len(),
         "first_doc_ids_hash": ids_hash([&first]),
