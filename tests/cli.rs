@@ -242,6 +242,31 @@ fn set_swaps_in_a_zero_shot_nli_stance_model() {
 }
 
 #[test]
+fn set_swaps_in_a_zero_shot_nli_classifier() {
+    let doc = run_seed(&[
+        "--set",
+        "classify.backend=zero-shot-nli",
+        "--set",
+        "classify.model=tests/fixtures/models/bart-nli-tiny",
+    ]);
+    assert_eq!(doc["provenance"][1]["backend"], "zero-shot-nli");
+    assert_eq!(
+        doc["provenance"][1]["model"],
+        "tests/fixtures/models/bart-nli-tiny"
+    );
+    for s in doc["sentences"].as_array().unwrap() {
+        if s["kind"] == "content" {
+            let scores = s["label"]["scores"].as_object().unwrap();
+            assert_eq!(scores.len(), 3);
+            let sum: f64 = scores.values().map(|v| v.as_f64().unwrap()).sum();
+            assert!((sum - 1.0).abs() < 1e-4, "{s}");
+        } else {
+            assert!(s.get("label").is_none());
+        }
+    }
+}
+
+#[test]
 fn set_changes_an_option() {
     // With an impossible mention threshold every company is `none`.
     let doc = run_seed(&["--set", "stance.min_mentions=1000"]);

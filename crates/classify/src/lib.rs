@@ -18,6 +18,7 @@
 //! no opinion and would only dilute the stance average.
 
 pub mod embedding;
+pub mod nli;
 pub mod vader;
 
 use serde::{Deserialize, Serialize};
@@ -235,7 +236,8 @@ impl Stage for LexiconClassifier {
 /// no model) first.
 pub fn register(registry: &mut Registry) -> Result<(), RegistryError> {
     registry.register::<LexiconConfig>()?;
-    registry.register::<embedding::EmbeddingHeadConfig>()
+    registry.register::<embedding::EmbeddingHeadConfig>()?;
+    registry.register::<nli::NliClassifyConfig>()
 }
 
 #[cfg(test)]
