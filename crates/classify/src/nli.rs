@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
-    labels, Annotation, BackendConfig, BuildContext, Doc, Label, ModelRepo, ModelSource,
-    OptionError, SentenceKind, Stage, StageConfig, StageError,
+    labels, Annotation, BackendConfig, BuildContext, Doc, Label, OptionError, SentenceKind, Stage,
+    StageConfig, StageError,
 };
 use stancepipe_encoder::nli::NliModel;
 use std::collections::BTreeMap;
@@ -58,23 +58,10 @@ impl StageConfig for NliClassifyConfig {
         if self.labels.len() < 2 {
             return Err(OptionError::new("labels", "needs at least two labels"));
         }
-        if let ModelSource::Local(dir) = ModelSource::parse(&self.model, ctx) {
-            if !dir.join("config.json").is_file() {
-                return Err(OptionError::new(
-                    "model",
-                    format!(
-                        "{} has no config.json (a Hugging Face model directory is expected)",
-                        dir.display()
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        stancepipe_encoder::nli::check_model(&self.model, ctx)
     }
     fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Stage>, OptionError> {
-        let err = |e: stancepipe_core::ModelError| OptionError::new("model", e.to_string());
-        let repo = ModelRepo::open(ModelSource::parse(&self.model, ctx)).map_err(err)?;
-        let model = NliModel::load(&repo, tch::Device::Cpu).map_err(err)?;
+        let model = stancepipe_encoder::nli::load_model(&self.model, ctx)?;
         let (names, hypotheses) = self
             .labels
             .iter()

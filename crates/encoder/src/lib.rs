@@ -40,13 +40,13 @@ pub struct SentenceEncoder {
     model: Mutex<SentenceEmbeddingsModel>,
 }
 
-fn local(path: &Path) -> Box<LocalResource> {
+pub(crate) fn local(path: &Path) -> Box<LocalResource> {
     Box::new(LocalResource {
         local_path: path.to_path_buf(),
     })
 }
 
-fn malformed(file: &Path, reason: impl std::fmt::Display) -> ModelError {
+pub(crate) fn malformed(file: &Path, reason: impl std::fmt::Display) -> ModelError {
     ModelError::Malformed {
         file: file.display().to_string(),
         reason: reason.to_string(),

@@ -8,32 +8,18 @@
 //! `transformers` zero-shot pipeline computes with `multi_label=True`;
 //! `crates/encoder/tests/nli_parity.rs` checks it on a tiny model.
 
+use crate::{local, malformed};
 use rust_bert::pipelines::common::{ModelResource, ModelType};
 use rust_bert::pipelines::zero_shot_classification::{
     ZeroShotClassificationConfig, ZeroShotClassificationModel,
 };
-use rust_bert::resources::LocalResource;
-use stancepipe_core::{ModelError, ModelRepo};
-use std::path::Path;
+use stancepipe_core::{BuildContext, ModelError, ModelRepo, ModelSource, OptionError};
 use std::sync::Mutex;
 
 /// A loaded NLI model.
 pub struct NliModel {
     id: String,
     model: Mutex<ZeroShotClassificationModel>,
-}
-
-fn local(path: &Path) -> Box<LocalResource> {
-    Box::new(LocalResource {
-        local_path: path.to_path_buf(),
-    })
-}
-
-fn malformed(file: &Path, reason: impl std::fmt::Display) -> ModelError {
-    ModelError::Malformed {
-        file: file.display().to_string(),
-        reason: reason.to_string(),
-    }
 }
 
 /// Longest premise + hypothesis in tokens.
@@ -104,4 +90,28 @@ impl NliModel {
             .map(|labels| labels.into_iter().map(|l| l.score as f32).collect())
             .collect())
     }
+}
+
+/// Validation-time check of a stage's `model` option: a local directory must
+/// hold `config.json` (a hub id is resolved when the stage is built).
+pub fn check_model(spec: &str, ctx: &BuildContext) -> Result<(), OptionError> {
+    if let ModelSource::Local(dir) = ModelSource::parse(spec, ctx) {
+        if !dir.join("config.json").is_file() {
+            return Err(OptionError::new(
+                "model",
+                format!(
+                    "{} has no config.json (a Hugging Face model directory is expected)",
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Loads a stage's `model` option as an NLI model; errors name the option.
+pub fn load_model(spec: &str, ctx: &BuildContext) -> Result<NliModel, OptionError> {
+    let err = |e: ModelError| OptionError::new("model", e.to_string());
+    let repo = ModelRepo::open(ModelSource::parse(spec, ctx)).map_err(err)?;
+    NliModel::load(&repo, tch::Device::Cpu).map_err(err)
 }

@@ -9,8 +9,8 @@
 use crate::{decide, Rule};
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
-    Annotation, BackendConfig, BuildContext, Doc, ModelRepo, ModelSource, OptionError,
-    SentenceKind, Stage, StageConfig, StageError,
+    Annotation, BackendConfig, BuildContext, Doc, OptionError, SentenceKind, Stage, StageConfig,
+    StageError,
 };
 use stancepipe_encoder::nli::NliModel;
 use std::collections::BTreeMap;
@@ -64,23 +64,10 @@ impl StageConfig for NliStanceConfig {
         if self.max_evidence == 0 {
             return Err(OptionError::new("max_evidence", "must be at least 1"));
         }
-        if let ModelSource::Local(dir) = ModelSource::parse(&self.model, ctx) {
-            if !dir.join("config.json").is_file() {
-                return Err(OptionError::new(
-                    "model",
-                    format!(
-                        "{} has no config.json (a Hugging Face model directory is expected)",
-                        dir.display()
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        stancepipe_encoder::nli::check_model(&self.model, ctx)
     }
     fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Stage>, OptionError> {
-        let err = |e: stancepipe_core::ModelError| OptionError::new("model", e.to_string());
-        let repo = ModelRepo::open(ModelSource::parse(&self.model, ctx)).map_err(err)?;
-        let model = NliModel::load(&repo, tch::Device::Cpu).map_err(err)?;
+        let model = stancepipe_encoder::nli::load_model(&self.model, ctx)?;
         Ok(Box::new(NliStance {
             model,
             companies: ctx.companies.iter().map(|c| c.name.clone()).collect(),
