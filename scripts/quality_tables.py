@@ -23,13 +23,18 @@ for path in sys.argv[1:]:
     t = m["training"]
     print(f"### `{path}` ({m['task']})\n")
     print(f"Command: `{t['command']}`  ")
-    print(f"Encoder: `{m['encoder']}`; head: {'linear' if m['hidden'] == 0 else str(m['hidden']) + '-unit hidden layer'}; "
-          f"seed {t['seed']}; best epoch {t['best_epoch']} of {t['epochs']} (chosen on dev, macro-F1 {t['dev_macro_f1']:.3f}); "
+    fit = t.get("fit", {"method": "frozen encoder, linear head", "epochs": t.get("epochs")})
+    head = "linear" if m["hidden"] == 0 else f"{m['hidden']}-unit hidden layer"
+    print(f"Encoder: `{m['encoder']}`; {fit['method']} ({head} head); "
+          f"seed {t['seed']}; best epoch {t['best_epoch']} of {fit['epochs']} (chosen on dev, macro-F1 {t['dev_macro_f1']:.3f}); "
           f"training run {t['seconds']:.0f} s on this 2-core machine (embedding included).")
+    if t.get("dev_macro_f1_per_epoch"):
+        per = ", ".join(f"{x:.3f}" for x in t["dev_macro_f1_per_epoch"])
+        print(f"Dev macro-F1 after each epoch (epoch 0 trains the head alone): {per}.")
     if "target_features_dev_macro_f1" in t:
         d = t["target_features_dev_macro_f1"]
-        print(f"Target features on dev (macro-F1): marked {d['marked']:.3f}, marked + window {d['marked-window']:.3f}; "
-              f"kept: `{t['chosen_target_features']}`.")
+        tried = ", ".join(f"{k} {v:.3f}" for k, v in d.items())
+        print(f"Target features on dev (macro-F1): {tried}; kept: `{t['chosen_target_features']}`.")
     print()
     for s in t["test"]:
         print(f"**{s['set']}** (n = {s['model']['support']})\n")

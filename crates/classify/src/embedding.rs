@@ -7,7 +7,7 @@ use stancepipe_core::{
     Annotation, BackendConfig, BuildContext, Doc, Label, OptionError, SentenceKind, Stage,
     StageConfig, StageError,
 };
-use stancepipe_encoder::{Head, SentenceEncoder};
+use stancepipe_encoder::{Embed, Head};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -79,7 +79,7 @@ impl BackendConfig for EmbeddingHeadConfig {
 }
 
 struct EmbeddingHead {
-    encoder: Arc<SentenceEncoder>,
+    encoder: Arc<dyn Embed>,
     head: Head,
     model: String,
     batch_size: usize,

@@ -112,13 +112,24 @@ struct TrainArgs {
     out: Option<PathBuf>,
     #[arg(long, default_value_t = 13)]
     seed: i64,
-    #[arg(long, default_value_t = 300)]
-    epochs: usize,
-    /// Hidden layer width; 0 trains a linear head.
+    /// Epochs (default 300 for a frozen encoder, 3 when tuning).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Hidden layer width; 0 trains a linear head (frozen encoder only).
     #[arg(long, default_value_t = 0)]
     hidden: usize,
-    #[arg(long, default_value_t = 1e-2)]
-    learning_rate: f64,
+    /// Head learning rate (frozen encoder) or the head's rate when tuning.
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    /// Fine-tune the encoder's top N layers with the head (0: frozen encoder).
+    #[arg(long, default_value_t = 0)]
+    tune_layers: usize,
+    /// Encoder learning rate when tuning.
+    #[arg(long, default_value_t = 5e-5)]
+    tune_lr: f64,
+    /// Examples per step when tuning.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -370,7 +381,7 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
     };
     let repo =
         ModelRepo::open(ModelSource::parse(&args.encoder, &ctx)).map_err(|e| io(e.to_string()))?;
-    let encoder = stancepipe_encoder::SentenceEncoder::load(&repo, tch::Device::Cpu)
+    let base = stancepipe_encoder::SentenceEncoder::load(&repo, tch::Device::Cpu)
         .map_err(|e| io(e.to_string()))?;
     let (name, default_out) = match args.task {
         TrainTask::Sentiment => ("sentiment", "models/heads/sentiment"),
@@ -380,23 +391,44 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(default_out));
-    let command = format!(
-        "stancepipe train {name} --data {} --encoder {} --out {} --seed {} --epochs {} --hidden {} --learning-rate {}",
+    let fit = if args.tune_layers == 0 {
+        let d = stancepipe_encoder::TrainParams::default();
+        stancepipe_train::Fit::Frozen(stancepipe_encoder::TrainParams {
+            hidden: args.hidden,
+            epochs: args.epochs.unwrap_or(d.epochs),
+            learning_rate: args.learning_rate.unwrap_or(d.learning_rate),
+            seed: args.seed,
+            ..d
+        })
+    } else {
+        let d = stancepipe_encoder::TuneParams::default();
+        stancepipe_train::Fit::Tuned(stancepipe_encoder::TuneParams {
+            layers: args.tune_layers,
+            epochs: args.epochs.unwrap_or(d.epochs),
+            batch: args.batch,
+            lr_encoder: args.tune_lr,
+            lr_head: args.learning_rate.unwrap_or(d.lr_head),
+            seed: args.seed,
+            ..d
+        })
+    };
+    let mut command = format!(
+        "stancepipe train {name} --data {} --encoder {} --out {} --seed {}",
         args.data.display(),
         args.encoder,
         out.display(),
         args.seed,
-        args.epochs,
-        args.hidden,
-        args.learning_rate
     );
-    let params = stancepipe_encoder::TrainParams {
-        hidden: args.hidden,
-        epochs: args.epochs,
-        learning_rate: args.learning_rate,
-        seed: args.seed,
-        ..Default::default()
-    };
+    match fit {
+        stancepipe_train::Fit::Frozen(p) => command.push_str(&format!(
+            " --epochs {} --hidden {} --learning-rate {}",
+            p.epochs, p.hidden, p.learning_rate
+        )),
+        stancepipe_train::Fit::Tuned(p) => command.push_str(&format!(
+            " --tune-layers {} --epochs {} --batch {} --tune-lr {} --learning-rate {}",
+            p.layers, p.epochs, p.batch, p.lr_encoder, p.lr_head
+        )),
+    }
     let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {
@@ -415,13 +447,23 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
         }
     };
     let data = stancepipe_train::DataDir(args.data.clone());
+    let enc = stancepipe_train::Encoder {
+        base: std::sync::Arc::new(base),
+        repo: &repo,
+    };
     let manifest = match args.task {
         TrainTask::Sentiment => {
-            stancepipe_train::train_sentiment(&encoder, &data, &out, params, &command, &progress)
+            stancepipe_train::train_sentiment(&enc, &data, &out, fit, &command, &progress)
         }
-        TrainTask::Target => {
-            stancepipe_train::train_target(&encoder, &data, &out, params, &command, &progress)
-        }
+        TrainTask::Target => stancepipe_train::train_target(
+            &enc,
+            &data,
+            &out,
+            fit,
+            stancepipe_encoder::TargetFeatures::MarkedWindow,
+            &command,
+            &progress,
+        ),
     }
     .map_err(io)?;
     bar.finish_and_clear();

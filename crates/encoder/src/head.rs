@@ -22,9 +22,18 @@ pub struct Manifest {
     /// For target heads: how the target is shown to the encoder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_features: Option<crate::features::TargetFeatures>,
+    /// How many of the encoder's top layers were fine-tuned with the head
+    /// (their weights are in `encoder-top.safetensors` beside it); 0 when
+    /// the head was trained on the frozen encoder.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tuned_layers: usize,
     /// Everything about how it was made and how it measured (free-form).
     #[serde(default)]
     pub training: serde_json::Value,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Training settings.
@@ -252,6 +261,7 @@ mod tests {
             hidden: 0,
             encoder: "none".into(),
             target_features: None,
+            tuned_layers: 0,
             training: serde_json::Value::Null,
         }
     }

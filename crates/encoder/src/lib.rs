@@ -19,9 +19,11 @@ pub mod features;
 pub mod head;
 pub mod nli;
 pub mod stage;
+pub mod tuned;
 
 pub use features::TargetFeatures;
 pub use head::{Head, Manifest, TrainParams};
+pub use tuned::{TuneParams, TunedEncoder};
 
 use rust_bert::pipelines::common::ModelType;
 use rust_bert::pipelines::sentence_embeddings::{
@@ -32,10 +34,50 @@ use stancepipe_core::{ModelError, ModelRepo};
 use std::path::Path;
 use std::sync::Mutex;
 
+/// Something that turns texts into sentence embeddings: the base
+/// [`SentenceEncoder`] or a [`TunedEncoder`]. Model stages hold one of these.
+pub trait Embed: Send + Sync {
+    /// The model id (hub id or directory) for provenance.
+    fn id(&self) -> &str;
+
+    /// Embedding size (384 for MiniLM-L6).
+    fn dim(&self) -> usize;
+
+    /// Embeds texts as one batch.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String>;
+
+    /// Embeds any number of texts in batches of `batch_size`, longest first
+    /// and grouped by length so that little padding is computed (as
+    /// sentence-transformers does); results come back in input order.
+    /// `progress` is told how many texts are done after each batch.
+    fn embed_many(
+        &self,
+        texts: &[&str],
+        batch_size: usize,
+        progress: &dyn Fn(usize),
+    ) -> Result<Vec<Vec<f32>>, String> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        let mut done = 0;
+        for group in order.chunks(batch_size.max(1)) {
+            let batch: Vec<&str> = group.iter().map(|&i| texts[i]).collect();
+            for (&i, e) in group.iter().zip(self.embed(&batch)?) {
+                out[i] = e;
+            }
+            done += group.len();
+            progress(done);
+        }
+        Ok(out)
+    }
+}
+
 /// A loaded sentence-embedding model.
 pub struct SentenceEncoder {
     id: String,
     dim: usize,
+    /// Whether the model's modules end with Normalize (unit vectors).
+    normalized: bool,
     /// Encoding is sequential per model; libtorch threads parallelize inside.
     model: Mutex<SentenceEmbeddingsModel>,
 }
@@ -99,50 +141,44 @@ impl SentenceEncoder {
         }))
         .map_err(|_| malformed(&weights, "rust-bert panicked while loading the model"))?
         .map_err(|e| malformed(&weights, e))?;
+        let normalized = std::fs::read_to_string(&modules)
+            .map(|t| t.contains("sentence_transformers.models.Normalize"))
+            .unwrap_or(false);
         Ok(SentenceEncoder {
             id: repo.id(),
             dim,
+            normalized,
             model: Mutex::new(model),
         })
     }
 
-    /// The model id (hub id or directory) for provenance.
-    pub fn id(&self) -> &str {
+    /// Whether embeddings are L2-normalized (the model's modules say so).
+    pub fn normalized(&self) -> bool {
+        self.normalized
+    }
+
+    /// Token ids and attention mask (`[texts, longest]`) as the model's
+    /// tokenizer makes them, truncated to its `max_seq_length`.
+    pub(crate) fn tokenize(&self, texts: &[&str]) -> (tch::Tensor, tch::Tensor) {
+        let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
+        let t = model.tokenize(texts);
+        (
+            tch::Tensor::stack(&t.tokens_ids, 0),
+            tch::Tensor::stack(&t.tokens_masks, 0),
+        )
+    }
+}
+
+impl Embed for SentenceEncoder {
+    fn id(&self) -> &str {
         &self.id
     }
 
-    /// Embedding size (384 for MiniLM-L6).
-    pub fn dim(&self) -> usize {
+    fn dim(&self) -> usize {
         self.dim
     }
 
-    /// Embeds any number of texts in batches of `batch_size`, longest first
-    /// and grouped by length so that little padding is computed (as
-    /// sentence-transformers does); results come back in input order.
-    /// `progress` is told how many texts are done after each batch.
-    pub fn embed_many(
-        &self,
-        texts: &[&str],
-        batch_size: usize,
-        progress: &dyn Fn(usize),
-    ) -> Result<Vec<Vec<f32>>, String> {
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
-        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        let mut done = 0;
-        for group in order.chunks(batch_size.max(1)) {
-            let batch: Vec<&str> = group.iter().map(|&i| texts[i]).collect();
-            for (&i, e) in group.iter().zip(self.embed(&batch)?) {
-                out[i] = e;
-            }
-            done += group.len();
-            progress(done);
-        }
-        Ok(out)
-    }
-
-    /// Embeds texts (one batch); normalized when the model's modules say so.
-    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }

@@ -2,7 +2,8 @@
 //! loading the two from a stage's `encoder` and `head` options, with one
 //! loaded encoder per model directory for the whole process.
 
-use crate::{Head, SentenceEncoder};
+use crate::tuned::TOP_FILE;
+use crate::{Embed, Head, SentenceEncoder, TunedEncoder};
 use stancepipe_core::{BuildContext, ModelRepo, ModelSource, OptionError};
 use std::collections::HashMap;
 use std::path::Path;
@@ -24,7 +25,16 @@ pub fn check(encoder: &str, head: &Path, ctx: &BuildContext) -> Result<(), Optio
         }
     }
     let dir = ctx.resolve(head);
-    for f in ["manifest.json", "head.safetensors"] {
+    let tuned = std::fs::read_to_string(dir.join("manifest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<crate::Manifest>(&t).ok())
+        .is_some_and(|m| m.tuned_layers > 0);
+    let files: &[&str] = if tuned {
+        &["manifest.json", "head.safetensors", TOP_FILE]
+    } else {
+        &["manifest.json", "head.safetensors"]
+    };
+    for f in files {
         if !dir.join(f).is_file() {
             return Err(OptionError::new(
                 "head",
@@ -39,13 +49,15 @@ pub fn check(encoder: &str, head: &Path, ctx: &BuildContext) -> Result<(), Optio
 }
 
 /// Loads (or reuses) the encoder and loads the head, checking that the head
-/// was trained for `task` on features of the encoder's size.
+/// was trained for `task` on features of the encoder's size. A head trained
+/// with fine-tuned top layers comes with its own [`TunedEncoder`] over the
+/// shared base encoder.
 pub fn load(
     encoder: &str,
     head: &Path,
     task: &str,
     ctx: &BuildContext,
-) -> Result<(Arc<SentenceEncoder>, Head), OptionError> {
+) -> Result<(Arc<dyn Embed>, Head), OptionError> {
     static LOADED: OnceLock<Mutex<HashMap<String, Arc<SentenceEncoder>>>> = OnceLock::new();
     let source = ModelSource::parse(encoder, ctx);
     let key = source.to_string();
@@ -55,7 +67,7 @@ pub fn load(
     let enc = match cache.get(&key) {
         Some(e) => e.clone(),
         None => {
-            let repo = ModelRepo::open(source).map_err(|e| enc_err(e.to_string()))?;
+            let repo = ModelRepo::open(source.clone()).map_err(|e| enc_err(e.to_string()))?;
             let e = Arc::new(
                 SentenceEncoder::load(&repo, tch::Device::Cpu)
                     .map_err(|e| enc_err(e.to_string()))?,
@@ -89,5 +101,16 @@ pub fn load(
             ),
         ));
     }
-    Ok((enc, head))
+    if head.manifest.tuned_layers == 0 {
+        return Ok((enc, head));
+    }
+    let repo = ModelRepo::open(source).map_err(|e| enc_err(e.to_string()))?;
+    let tuned = TunedEncoder::load(
+        enc,
+        &repo,
+        head.manifest.tuned_layers,
+        Some(&dir.join(TOP_FILE)),
+    )
+    .map_err(|e| OptionError::new("head", e.to_string()))?;
+    Ok((Arc::new(tuned), head))
 }

@@ -17,7 +17,7 @@ use stancepipe_core::{
     labels, Annotation, BackendConfig, BuildContext, Doc, OptionError, SentenceKind, Stage,
     StageConfig, StageError,
 };
-use stancepipe_encoder::{features, Head, SentenceEncoder, TargetFeatures};
+use stancepipe_encoder::{features, Embed, Head, TargetFeatures};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -104,7 +104,7 @@ impl BackendConfig for TargetSentimentConfig {
 }
 
 struct TargetSentiment {
-    encoder: Arc<SentenceEncoder>,
+    encoder: Arc<dyn Embed>,
     head: Head,
     kind: TargetFeatures,
     model: String,

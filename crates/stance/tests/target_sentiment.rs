@@ -94,3 +94,34 @@ fn head_of_the_wrong_task_is_rejected() {
     assert_eq!(e.key, "head");
     assert!(e.message.contains("target-sentiment"), "{}", e.message);
 }
+
+/// The committed target head was trained with the encoder's top layer
+/// fine-tuned: validation requires the tuned layer's file, and names it.
+#[test]
+fn tuned_head_without_its_layers_is_rejected_at_validation() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let committed = root.join("models/heads/target");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(committed.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["tuned_layers"], 1);
+    let dir = std::env::temp_dir().join(format!("stancepipe-tuned-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["manifest.json", "head.safetensors"] {
+        std::fs::copy(committed.join(f), dir.join(f)).unwrap();
+    }
+    let cfg: TargetSentimentConfig = parse_options(
+        format!("head = {:?}", dir.display().to_string())
+            .parse()
+            .unwrap(),
+    )
+    .unwrap();
+    let e = cfg.check(&ctx(&[])).err().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(e.key, "head");
+    assert!(
+        e.message.contains("encoder-top.safetensors"),
+        "{}",
+        e.message
+    );
+}

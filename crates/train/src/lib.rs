@@ -15,10 +15,16 @@
 use serde_json::json;
 use stancepipe_classify::vader::{self, Lexicon};
 use stancepipe_core::labels;
-use stancepipe_encoder::{features, Head, Manifest, SentenceEncoder, TargetFeatures, TrainParams};
+use stancepipe_core::ModelRepo;
+use stancepipe_encoder::tuned::{fine_tune, Examples, TOP_FILE};
+use stancepipe_encoder::{
+    features, Embed, Head, Manifest, SentenceEncoder, TargetFeatures, TrainParams, TuneParams,
+    TunedEncoder,
+};
 use stancepipe_eval::datasets::{self, LabeledText, Split, TargetExample};
 use stancepipe_eval::ClassReport;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The label order of every head.
@@ -53,9 +59,115 @@ fn summary(r: &ClassReport) -> serde_json::Value {
     })
 }
 
+/// The encoder to train on: the base model and where it was loaded from
+/// (fine-tuning rebuilds its layers from the same files).
+pub struct Encoder<'a> {
+    pub base: Arc<SentenceEncoder>,
+    pub repo: &'a ModelRepo,
+}
+
+/// How a head is trained: on frozen embeddings, or together with the
+/// encoder's top layers (`TuneParams::layers` of them).
+#[derive(Debug, Clone, Copy)]
+pub enum Fit {
+    Frozen(TrainParams),
+    Tuned(TuneParams),
+}
+
+impl Fit {
+    fn seed(&self) -> i64 {
+        match self {
+            Fit::Frozen(p) => p.seed,
+            Fit::Tuned(p) => p.seed,
+        }
+    }
+
+    /// The settings as recorded in a manifest.
+    fn describe(&self) -> serde_json::Value {
+        match self {
+            Fit::Frozen(p) => json!({"method": "frozen encoder, linear head",
+                "epochs": p.epochs, "learning_rate": p.learning_rate, "weight_decay": p.weight_decay,
+                "hidden": p.hidden, "balanced": p.balanced, "seed": p.seed}),
+            Fit::Tuned(p) => {
+                json!({"method": format!("top {} encoder layer(s) fine-tuned with a linear head", p.layers),
+                "tuned_layers": p.layers, "epochs": p.epochs, "batch": p.batch,
+                "lr_encoder": p.lr_encoder, "lr_head": p.lr_head, "weight_decay": p.weight_decay,
+                "balanced": p.balanced, "seed": p.seed,
+                "note": "epoch 0 trains the head alone; the best epoch on dev is kept; top layers stored as float16"})
+            }
+        }
+    }
+}
+
+/// What a fit produced: the head, the encoder its features come from, the
+/// best epoch, its dev score and the dev score of each epoch (tuned only).
+type Fitted = (Head, Arc<dyn Embed>, usize, f64, Vec<f64>);
+
+/// Fine-tunes, saves the top layers and head into `out`, and loads them
+/// back so that every figure is measured on the stored (float16) files.
+/// Returns the head, the tuned encoder, the best epoch, its dev score and
+/// the dev score of every epoch.
+#[allow(clippy::too_many_arguments)]
+fn fit_tuned(
+    enc: &Encoder,
+    manifest: Manifest,
+    train: (&[String], &[usize]),
+    dev: (&[String], &[usize]),
+    per: usize,
+    params: TuneParams,
+    out: &Path,
+    progress: Progress,
+) -> Result<Fitted, String> {
+    let tr = Examples {
+        texts: train.0,
+        labels: train.1,
+        per,
+    };
+    let dv = Examples {
+        texts: dev.0,
+        labels: dev.1,
+        per,
+    };
+    let classes = manifest.labels.len();
+    let tuned = fine_tune(
+        enc.base.clone(),
+        enc.repo,
+        classes,
+        (&tr, &dv),
+        params,
+        macro_f1,
+        progress,
+    )?;
+    tuned.save(out)?;
+    let mut m = manifest;
+    m.input_dim = enc.base.dim() * per;
+    m.hidden = 0;
+    m.tuned_layers = params.layers;
+    std::fs::write(
+        out.join("manifest.json"),
+        serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("{}: {e}", out.display()))?;
+    let head = Head::load(out)?;
+    let encoder = TunedEncoder::load(
+        enc.base.clone(),
+        enc.repo,
+        params.layers,
+        Some(&out.join(TOP_FILE)),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok((
+        head,
+        Arc::new(encoder),
+        tuned.epoch,
+        tuned.dev_score,
+        tuned.history,
+    ))
+}
+
 /// Embeds texts (length-sorted batches), reporting progress.
 fn embed(
-    encoder: &SentenceEncoder,
+    encoder: &dyn Embed,
     texts: &[String],
     what: &str,
     progress: Progress,
@@ -124,12 +236,57 @@ impl DataDir {
     }
 }
 
+/// Trains a head on `train` texts (`per` texts per example) by `fit`.
+#[allow(clippy::too_many_arguments)]
+fn fit_head(
+    enc: &Encoder,
+    manifest: Manifest,
+    train: (&[String], &[usize]),
+    dev: (&[String], &[usize]),
+    per: usize,
+    fit: Fit,
+    out: &Path,
+    progress: Progress,
+) -> Result<Fitted, String> {
+    match fit {
+        Fit::Tuned(p) => fit_tuned(enc, manifest, train, dev, per, p, out, progress),
+        Fit::Frozen(p) => {
+            // A frozen-encoder head uses no tuned layers; drop stale ones.
+            let _ = std::fs::remove_file(out.join(TOP_FILE));
+            let rows = |texts: &[String], what: &str| -> Result<Vec<Vec<f32>>, String> {
+                let e = embed(enc.base.as_ref(), texts, what, progress)?;
+                Ok(e.chunks(per.max(1)).map(|c| c.concat()).collect())
+            };
+            let x_train = rows(train.0, "embed train")?;
+            let x_dev = rows(dev.0, "embed dev")?;
+            let (head, epoch, dev_f1) =
+                Head::train(manifest, &x_train, train.1, (&x_dev, dev.1), p, macro_f1);
+            let base: Arc<dyn Embed> = enc.base.clone();
+            Ok((head, base, epoch, dev_f1, Vec::new()))
+        }
+    }
+}
+
+/// Class predictions of `head` for examples of `per` texts each.
+fn predict(
+    head: &Head,
+    embedder: &dyn Embed,
+    texts: &[String],
+    per: usize,
+    what: &str,
+    progress: Progress,
+) -> Result<Vec<usize>, String> {
+    let e = embed(embedder, texts, what, progress)?;
+    let x: Vec<Vec<f32>> = e.chunks(per.max(1)).map(|c| c.concat()).collect();
+    Ok(head.predict(&x).iter().map(|p| argmax(p)).collect())
+}
+
 /// Trains the sentence sentiment head; writes it to `out`; returns its manifest.
 pub fn train_sentiment(
-    encoder: &SentenceEncoder,
+    enc: &Encoder,
     data: &DataDir,
     out: &Path,
-    params: TrainParams,
+    fit: Fit,
     command: &str,
     progress: Progress,
 ) -> Result<Manifest, String> {
@@ -144,66 +301,57 @@ pub fn train_sentiment(
 
     let texts = |v: &[LabeledText]| v.iter().map(|t| t.text.clone()).collect::<Vec<_>>();
     let ys = |v: &[LabeledText]| v.iter().map(|t| label_index(&t.label)).collect::<Vec<_>>();
-    let x_train = embed(encoder, &texts(&train), "embed train", progress)?;
-    let x_dev = embed(encoder, &texts(&dev), "embed dev", progress)?;
-    let x_test = embed(encoder, &texts(&test), "embed test", progress)?;
-    let x_all = embed(encoder, &texts(&all_test), "embed allagree test", progress)?;
     let (y_train, y_dev) = (ys(&train), ys(&dev));
-
     let manifest = Manifest {
         task: "sentence-sentiment".into(),
         labels: LABELS.iter().map(|s| s.to_string()).collect(),
         input_dim: 0,
         hidden: 0,
-        encoder: encoder.id().to_string(),
+        encoder: enc.base.id().to_string(),
         target_features: None,
+        tuned_layers: 0,
         training: serde_json::Value::Null,
     };
-    let (mut head, epoch, dev_f1) = Head::train(
+    let (mut head, embedder, epoch, dev_f1, history) = fit_head(
+        enc,
         manifest,
-        &x_train,
-        &y_train,
-        (&x_dev, &y_dev),
-        params,
-        macro_f1,
-    );
+        (&texts(&train), &y_train),
+        (&texts(&dev), &y_dev),
+        1,
+        fit,
+        out,
+        progress,
+    )?;
     let lex = Lexicon::builtin();
     let maj = majority(&y_train);
-    let predict = |x: &[Vec<f32>]| {
-        head.predict(x)
-            .iter()
-            .map(|p| argmax(p))
-            .collect::<Vec<_>>()
-    };
     let lexicon = |v: &[LabeledText]| {
         v.iter()
             .map(|t| lexicon_label(&lex, &t.text))
             .collect::<Vec<_>>()
     };
-    let tests = vec![
-        score_set(
-            "phrasebank-50agree-test",
-            &ys(&test),
-            &predict(&x_test),
-            &lexicon(&test),
-            maj,
-        ),
-        score_set(
-            "phrasebank-allagree-in-test",
-            &ys(&all_test),
-            &predict(&x_all),
-            &lexicon(&all_test),
-            maj,
-        ),
-    ];
+    let mut tests = Vec::new();
+    for (name, set) in [
+        ("phrasebank-50agree-test", &test),
+        ("phrasebank-allagree-in-test", &all_test),
+    ] {
+        let pred = predict(
+            &head,
+            embedder.as_ref(),
+            &texts(set),
+            1,
+            &format!("embed {name}"),
+            progress,
+        )?;
+        tests.push(score_set(name, &ys(set), &pred, &lexicon(set), maj));
+    }
     head.manifest.training = json!({
         "command": command,
         "data": {"train": "phrasebank/Sentences_50Agree.txt (split train)", "dev": "same file, split dev",
                  "test": ["Sentences_50Agree.txt split test", "Sentences_AllAgree.txt sentences in the 50Agree test split"],
                  "sizes": {"train": train.len(), "dev": dev.len(), "test": test.len(), "allagree_test": all_test.len()}},
-        "seed": params.seed, "epochs": params.epochs, "best_epoch": epoch, "learning_rate": params.learning_rate,
-        "weight_decay": params.weight_decay, "balanced": params.balanced,
-        "dev_macro_f1": dev_f1,
+        "fit": fit.describe(),
+        "seed": fit.seed(), "best_epoch": epoch,
+        "dev_macro_f1": dev_f1, "dev_macro_f1_per_epoch": history,
         "test": tests,
         "seconds": started.elapsed().as_secs_f64(),
         "labels_note": "PhraseBank labels positive/negative/neutral as given",
@@ -212,7 +360,7 @@ pub fn train_sentiment(
     Ok(head.manifest)
 }
 
-/// A target example as class index and the texts its features come from.
+/// A target example's texts (`kind` decides how many) and class indices.
 fn target_inputs(v: &[TargetExample], kind: TargetFeatures) -> (Vec<String>, Vec<usize>) {
     let mut texts = Vec::new();
     for e in v {
@@ -221,27 +369,20 @@ fn target_inputs(v: &[TargetExample], kind: TargetFeatures) -> (Vec<String>, Vec
     (texts, v.iter().map(|e| label_index(&e.label)).collect())
 }
 
-/// Embeds each example's texts and concatenates them into one feature row.
-fn target_features(
-    encoder: &SentenceEncoder,
-    v: &[TargetExample],
-    kind: TargetFeatures,
-    what: &str,
-    progress: Progress,
-) -> Result<(Vec<Vec<f32>>, Vec<usize>), String> {
-    let (texts, y) = target_inputs(v, kind);
-    let per = texts.len() / v.len().max(1);
-    let e = embed(encoder, &texts, what, progress)?;
-    Ok((e.chunks(per.max(1)).map(|c| c.concat()).collect(), y))
+fn texts_per_example(kind: TargetFeatures) -> usize {
+    features::target_texts(kind, "x", 0, 1).len()
 }
 
-/// Trains the target sentiment head (both feature kinds, the better on dev
-/// is kept); writes it to `out`; returns its manifest.
+/// Trains the target sentiment head; writes it to `out`; returns its
+/// manifest. With a frozen encoder both feature kinds are trained and the
+/// better on dev is kept; fine-tuning uses `tuned_features` (the frozen
+/// runs' choice, to keep the run short).
 pub fn train_target(
-    encoder: &SentenceEncoder,
+    enc: &Encoder,
     data: &DataDir,
     out: &Path,
-    params: TrainParams,
+    fit: Fit,
+    tuned_features: TargetFeatures,
     command: &str,
     progress: Progress,
 ) -> Result<Manifest, String> {
@@ -267,56 +408,59 @@ pub fn train_target(
             datasets::newsmtsc(&data.file("newsmtsc/devtest_rw.jsonl")?, None).map_err(err)?,
         ),
     ];
-
-    // MarkedWindow's features start with Marked's: embed once, slice for Marked.
-    let full = TargetFeatures::MarkedWindow;
-    let (x_train, y_train) = target_features(encoder, &train, full, "embed train", progress)?;
-    let (x_dev, y_dev) = target_features(encoder, &dev, full, "embed dev", progress)?;
-    let dim = encoder.dim();
-    let first = |x: &[Vec<f32>]| x.iter().map(|r| r[..dim].to_vec()).collect::<Vec<_>>();
-
     let manifest = |kind| Manifest {
         task: "target-sentiment".into(),
         labels: LABELS.iter().map(|s| s.to_string()).collect(),
         input_dim: 0,
         hidden: 0,
-        encoder: encoder.id().to_string(),
+        encoder: enc.base.id().to_string(),
         target_features: Some(kind),
+        tuned_layers: 0,
         training: serde_json::Value::Null,
     };
-    let (h_marked, e_marked, f_marked) = Head::train(
-        manifest(TargetFeatures::Marked),
-        &first(&x_train),
-        &y_train,
-        (&first(&x_dev), &y_dev),
-        params,
-        macro_f1,
-    );
-    let (h_window, e_window, f_window) = Head::train(
-        manifest(full),
-        &x_train,
-        &y_train,
-        (&x_dev, &y_dev),
-        params,
-        macro_f1,
-    );
-    let (mut head, kind, epoch, dev_f1) = if f_window > f_marked {
-        (h_window, full, e_window, f_window)
-    } else {
-        (h_marked, TargetFeatures::Marked, e_marked, f_marked)
+    let candidates: Vec<TargetFeatures> = match fit {
+        Fit::Frozen(_) => vec![TargetFeatures::Marked, TargetFeatures::MarkedWindow],
+        Fit::Tuned(_) => vec![tuned_features],
     };
+    let mut per_kind = serde_json::Map::new();
+    let mut best: Option<(Fitted, TargetFeatures)> = None;
+    for kind in candidates {
+        let (x_train, y_train) = target_inputs(&train, kind);
+        let (x_dev, y_dev) = target_inputs(&dev, kind);
+        let fitted = fit_head(
+            enc,
+            manifest(kind),
+            (&x_train, &y_train),
+            (&x_dev, &y_dev),
+            texts_per_example(kind),
+            fit,
+            out,
+            progress,
+        )?;
+        per_kind.insert(
+            json!(kind).as_str().unwrap_or("?").to_string(),
+            json!(fitted.3),
+        );
+        if best.as_ref().is_none_or(|b| fitted.3 > b.0 .3) {
+            best = Some((fitted, kind));
+        }
+    }
+    let ((mut head, embedder, epoch, dev_f1, history), kind) =
+        best.ok_or_else(|| "no target features to train".to_string())?;
 
     let lex = Lexicon::builtin();
-    let maj = majority(&y_train);
+    let maj = majority(&target_inputs(&train, kind).1);
     let mut figures = Vec::new();
     for (name, set) in &tests {
-        let (x, y) = target_features(encoder, set, full, &format!("embed {name}"), progress)?;
-        let x = if kind == TargetFeatures::Marked {
-            first(&x)
-        } else {
-            x
-        };
-        let pred: Vec<usize> = head.predict(&x).iter().map(|p| argmax(p)).collect();
+        let (x, y) = target_inputs(set, kind);
+        let pred = predict(
+            &head,
+            embedder.as_ref(),
+            &x,
+            texts_per_example(kind),
+            &format!("embed {name}"),
+            progress,
+        )?;
         let lexicon: Vec<usize> = set.iter().map(|e| lexicon_label(&lex, &e.text)).collect();
         figures.push(score_set(name, &y, &pred, &lexicon, maj));
     }
@@ -327,11 +471,11 @@ pub fn train_target(
                  "test": ["FinEntity.json split test", "newsmtsc/devtest_mt.jsonl", "newsmtsc/devtest_rw.jsonl"],
                  "sizes": {"train": train.len(), "dev": dev.len(),
                            "test": tests.iter().map(|(n, s)| (n.to_string(), s.len())).collect::<std::collections::BTreeMap<_, _>>()}},
-        "target_features_dev_macro_f1": {"marked": f_marked, "marked-window": f_window},
+        "fit": fit.describe(),
+        "target_features_dev_macro_f1": per_kind,
         "chosen_target_features": kind,
-        "seed": params.seed, "epochs": params.epochs, "best_epoch": epoch, "learning_rate": params.learning_rate,
-        "weight_decay": params.weight_decay, "balanced": params.balanced,
-        "dev_macro_f1": dev_f1,
+        "seed": fit.seed(), "best_epoch": epoch,
+        "dev_macro_f1": dev_f1, "dev_macro_f1_per_epoch": history,
         "test": figures,
         "seconds": started.elapsed().as_secs_f64(),
         "labels_note": "sentiment toward the entity: positive -> favor, negative -> against, neutral -> none",
