@@ -6,9 +6,12 @@
 //! - [`score_stance`]: scores pipeline output against gold entities. An
 //!   entity the pipeline did not label counts as an error, not as skipped.
 
+pub mod bootstrap;
 pub mod datasets;
 pub mod gold;
 pub mod metrics;
+pub mod porter;
+pub mod rouge;
 
 pub use datasets::{DataError, LabeledText, Split, TargetExample};
 pub use gold::{read_gold, GoldDoc, GoldEntity, GoldError};
