@@ -435,9 +435,9 @@ pub fn render(
     let data = serde_json::to_string(report)
         .unwrap_or_else(|_| "{}".into())
         .replace("</", "<\\/");
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<script type=\"application/json\" id=\"report-data\">{data}</script><script>{SCRIPT}</script></body></html>\n"
+        "<script type=\"application/json\" id=\"report-data\">{data}</script><script>{SCRIPT}</script></body></html>"
     );
     s
 }

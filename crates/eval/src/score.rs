@@ -129,7 +129,7 @@ pub fn predicted_stance<'a>(doc: Option<&'a Doc>, name: &str) -> &'a str {
 /// The predicted label of a gold sentence: that of the labeled content
 /// sentence overlapping it most (the pipeline segments on its own, so spans
 /// need not coincide); [`MISSING`] when none overlaps.
-pub fn predicted_sentence_label<'a>(doc: Option<&'a Doc>, span: Span) -> &'a str {
+pub fn predicted_sentence_label(doc: Option<&Doc>, span: Span) -> &str {
     let Some(doc) = doc.filter(|d| d.is_ok()) else {
         return MISSING;
     };
