@@ -217,11 +217,7 @@ fn doc_section(s: &mut String, pi: usize, di: usize, gold: &GoldDoc, doc: Option
             "<table><tr><th>company</th><th>gold</th><th>predicted</th><th>score</th><th>mentions</th><th>evidence sentences</th></tr>"
         );
         for e in &scored {
-            let p = doc.stance.iter().find(|c| c.company == e.name).or_else(|| {
-                doc.stance
-                    .iter()
-                    .find(|c| c.company.eq_ignore_ascii_case(&e.name))
-            });
+            let p = crate::score::find_stance(doc, &e.name);
             let g = e.stance.map_or("", |x| x.as_str());
             let (pl, score, mentions, ev) =
                 p.map_or(("missing", String::new(), String::new(), 0), |c| {
@@ -388,6 +384,11 @@ pub fn render(
             let _ = write!(
                 s,
                 "<div class=chart id=\"chart-{pi}\" data-pipeline={pi} data-max={shown}></div>"
+            );
+            let _ = write!(
+                s,
+                "<p>Gold entities the pipeline found no mention of: {} of {}.</p>",
+                st.not_found, st.scores.items
             );
             class_table(&mut s, "Stance (per gold entity)", &st.scores);
         }

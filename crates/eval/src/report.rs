@@ -309,6 +309,11 @@ impl Report {
             }
             if let Some(st) = &p.scores.stance {
                 let _ = writeln!(s, "\n### Stance (per gold entity)\n");
+                let _ = writeln!(
+                    s,
+                    "Gold entities the pipeline found no mention of: {} of {}.\n",
+                    st.not_found, st.scores.items
+                );
                 class_tables(&mut s, &st.scores);
             }
             if let Some(se) = &p.scores.sentences {

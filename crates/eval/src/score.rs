@@ -12,7 +12,7 @@ use crate::metrics::ClassReport;
 use crate::rouge;
 use crate::MISSING;
 use serde::Serialize;
-use stancepipe_core::{labels, Doc, SentenceKind, Span, StanceLabel, SummaryMethod};
+use stancepipe_core::{labels, CompanyStance, Doc, SentenceKind, Span, StanceLabel, SummaryMethod};
 use std::collections::{BTreeMap, HashMap};
 
 /// Class metrics of one task, with intervals for the headline figures.
@@ -43,6 +43,10 @@ pub struct CompanyRow {
 pub struct StanceScores {
     #[serde(flatten)]
     pub scores: ClassScores,
+    /// Gold entities of returned documents that the pipeline found no
+    /// mention of (their stance is then `none` by the document rule): what
+    /// mention finding costs.
+    pub not_found: usize,
     /// Companies by number of gold entities, most first.
     pub companies: Vec<CompanyRow>,
 }
@@ -109,20 +113,21 @@ fn class_scores(labels: &[&str], units: &Units, with_f_avg: bool, boot: Bootstra
     }
 }
 
-/// The predicted stance label of a gold entity: the company of that name
-/// (exact, else ASCII case-insensitive, as mention matching is).
+/// The stance a document gives the company `name` (exact, else ASCII
+/// case-insensitive, as mention matching is).
+pub fn find_stance<'a>(doc: &'a Doc, name: &str) -> Option<&'a CompanyStance> {
+    doc.stance.iter().find(|s| s.company == name).or_else(|| {
+        doc.stance
+            .iter()
+            .find(|s| s.company.eq_ignore_ascii_case(name))
+    })
+}
+
+/// The predicted stance label of a gold entity, [`MISSING`] when the
+/// document is missing or failed or has no stance for it.
 pub fn predicted_stance<'a>(doc: Option<&'a Doc>, name: &str) -> &'a str {
-    let Some(doc) = doc.filter(|d| d.is_ok()) else {
-        return MISSING;
-    };
-    doc.stance
-        .iter()
-        .find(|s| s.company == name)
-        .or_else(|| {
-            doc.stance
-                .iter()
-                .find(|s| s.company.eq_ignore_ascii_case(name))
-        })
+    doc.filter(|d| d.is_ok())
+        .and_then(|d| find_stance(d, name))
         .map_or(MISSING, |s| s.stance.as_str())
 }
 
@@ -227,11 +232,24 @@ pub fn score(gold: &[GoldDoc], predicted: &[Doc], boot: Bootstrap) -> PipelineSc
                 .collect()
         })
         .collect();
+    let not_found = gold
+        .iter()
+        .zip(&docs)
+        .filter_map(|(g, d)| Some((g, d.filter(|d| d.is_ok())?)))
+        .flat_map(|(g, d)| {
+            g.entities
+                .iter()
+                .filter(|e| e.stance.is_some())
+                .map(move |e| find_stance(d, &e.name).is_none_or(|s| s.mentions == 0))
+        })
+        .filter(|&missed| missed)
+        .count();
     let stance = stance_units
         .iter()
         .any(|u| !u.is_empty())
         .then(|| StanceScores {
             scores: class_scores(&stance_labels(), &stance_units, true, boot),
+            not_found,
             companies: company_rows(gold, &stance_units),
         });
 
@@ -384,7 +402,7 @@ pub fn baselines(gold: &[GoldDoc], boot: Bootstrap) -> Baselines {
 mod tests {
     use super::*;
     use crate::gold::parse_gold;
-    use stancepipe_core::{CompanyStance, Label, Sentence, Summary};
+    use stancepipe_core::{Label, Sentence, Summary};
 
     fn stance(company: &str, s: StanceLabel) -> CompanyStance {
         CompanyStance {
@@ -447,6 +465,8 @@ mod tests {
         assert_eq!(st.companies[0].company, "acme");
         assert_eq!(st.companies[0].correct, 1);
         assert!(st.scores.f_avg.is_some());
+        // a's stances have mentions (the helper sets 1); b failed, not counted.
+        assert_eq!(st.not_found, 0);
 
         let se = s.sentences.unwrap();
         // a: positive right, negative (11..21 overlaps 0..15 by 4, 15..21 by 6) right; c missing.
