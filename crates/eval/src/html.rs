@@ -393,7 +393,12 @@ pub fn render(
             class_table(&mut s, "Stance (per gold entity)", &st.scores);
         }
         if let Some(se) = &p.scores.sentences {
-            class_table(&mut s, "Sentence labels (per gold sentence)", se);
+            let _ = write!(
+                s,
+                "<p>Gold sentences the pipeline cut into several: {} of {}.</p>",
+                se.split, se.scores.items
+            );
+            class_table(&mut s, "Sentence labels (per gold sentence)", &se.scores);
         }
         if let Some(su) = &p.scores.summary {
             let _ = write!(

@@ -134,7 +134,7 @@ impl PipelineScores {
             class_headlines("stance", &s.scores, &mut out);
         }
         if let Some(s) = &self.sentences {
-            class_headlines("sentences", s, &mut out);
+            class_headlines("sentences", &s.scores, &mut out);
         }
         if let Some(s) = &self.summary {
             for (k, v) in &s.fmeasure {
@@ -318,7 +318,12 @@ impl Report {
             }
             if let Some(se) = &p.scores.sentences {
                 let _ = writeln!(s, "\n### Sentence labels (per gold sentence)\n");
-                class_tables(&mut s, se);
+                let _ = writeln!(
+                    s,
+                    "Gold sentences the pipeline cut into several: {} of {}.\n",
+                    se.split, se.scores.items
+                );
+                class_tables(&mut s, &se.scores);
             }
             if let Some(su) = &p.scores.summary {
                 let _ = writeln!(

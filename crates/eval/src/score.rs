@@ -52,6 +52,16 @@ pub struct StanceScores {
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct SentenceScores {
+    #[serde(flatten)]
+    pub scores: ClassScores,
+    /// Gold sentences of returned documents that the pipeline's segmenter
+    /// cut into two or more content sentences (the piece overlapping most is
+    /// scored): what segmentation costs.
+    pub split: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct SummaryScores {
     /// Documents with a reference summary.
     pub documents: usize,
@@ -85,7 +95,7 @@ pub struct PipelineScores {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stance: Option<StanceScores>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sentences: Option<ClassScores>,
+    pub sentences: Option<SentenceScores>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<SummaryScores>,
 }
@@ -266,10 +276,29 @@ pub fn score(gold: &[GoldDoc], predicted: &[Doc], boot: Bootstrap) -> PipelineSc
                 .collect()
         })
         .collect();
+    let split = gold
+        .iter()
+        .zip(&docs)
+        .filter_map(|(g, d)| Some((g, d.filter(|d| d.is_ok())?)))
+        .flat_map(|(g, d)| {
+            g.sentences.iter().map(move |s| {
+                d.sentences
+                    .iter()
+                    .filter(|p| p.kind == SentenceKind::Content)
+                    .filter(|p| p.span.start.max(s.start) < p.span.end.min(s.end))
+                    .count()
+                    > 1
+            })
+        })
+        .filter(|&cut| cut)
+        .count();
     let sentences = sentence_units.iter().any(|u| !u.is_empty()).then(|| {
         let labels = sentence_labels(gold);
         let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
-        class_scores(&refs, &sentence_units, false, boot)
+        SentenceScores {
+            scores: class_scores(&refs, &sentence_units, false, boot),
+            split,
+        }
     });
 
     let mut methods: BTreeMap<String, usize> = BTreeMap::new();
@@ -469,6 +498,9 @@ mod tests {
         assert_eq!(st.not_found, 0);
 
         let se = s.sentences.unwrap();
+        // a's second gold sentence (11..21) is cut by the predicted 0..15 | 15..21.
+        assert_eq!(se.split, 1);
+        let se = se.scores;
         // a: positive right, negative (11..21 overlaps 0..15 by 4, 15..21 by 6) right; c missing.
         assert_eq!(se.items, 3);
         assert!((se.accuracy.value - 2.0 / 3.0).abs() < 1e-12);
