@@ -63,8 +63,7 @@ def table(r, task):
 for path in sys.argv[1:]:
     r = json.load(open(path))
     g = r["gold"]
-    cmd = r["command"].split(" ", 1)[1] if " " in r["command"] else r["command"]
-    print(f"`stancepipe {cmd}`\n")
+    print(f"`{r['command']}`\n")
     tasks = [t for t, k in (("stance", "entities"), ("sentences", "sentences"), ("summary", "summaries")) if g[k]]
     for task in tasks:
         table(r, task)

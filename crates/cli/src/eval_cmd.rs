@@ -135,8 +135,11 @@ fn slim(mut doc: Doc, gold_names: Option<&BTreeSet<String>>) -> Doc {
     doc
 }
 
+/// The command as typed, with the program called `stancepipe` wherever the
+/// binary lives, so that reports show a command anyone can rerun.
 fn command_line() -> String {
-    std::env::args()
+    std::iter::once("stancepipe".to_string())
+        .chain(std::env::args().skip(1))
         .map(|a| {
             if a.is_empty() || a.contains([' ', '"', '\'']) {
                 format!("'{}'", a.replace('\'', "'\\''"))
