@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: bootstrap build demo test lint fmt
+.PHONY: bootstrap build demo test lint fmt quality
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -22,3 +22,7 @@ test: bootstrap
 lint: bootstrap
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Every figure of docs/quality.md, by `stancepipe eval` (needs ../shared/data).
+quality: build
+	bash scripts/quality.sh

@@ -21,7 +21,11 @@ mod exit {
     pub const CONFIG: u8 = 2;
     /// An input path is missing or the output cannot be written.
     pub const IO: u8 = 3;
+    /// `eval` ran, but a `--min` threshold was not met.
+    pub const BELOW_MIN: u8 = 4;
 }
+
+mod eval_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +52,8 @@ enum Command {
     Validate(ConfigArgs),
     /// Train a classifier head on labeled data (see docs/quality.md).
     Train(TrainArgs),
+    /// Run pipelines on a gold corpus and score them (see docs/evaluation.md).
+    Eval(eval_cmd::EvalArgs),
     /// List the registered stage kinds, their backends and options.
     Stages {
         /// Output format.
@@ -182,6 +188,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args, cli.quiet),
         Command::Validate(args) => validate(args),
         Command::Train(args) => train(args, cli.quiet),
+        Command::Eval(args) => eval_cmd::eval(args, cli.quiet),
         Command::Stages { format } => stages(format),
     };
     match result {

@@ -234,12 +234,22 @@ pub fn phrasebank_allagree_test(
     all_agree: &Path,
     fifty_agree: &Path,
 ) -> Result<Vec<LabeledText>, DataError> {
-    let test: HashSet<String> = phrasebank(fifty_agree, Split::Test)?
+    phrasebank_allagree(all_agree, fifty_agree, Split::Test)
+}
+
+/// The AllAgree sentences whose text is in the 50Agree `split` part (see
+/// [`phrasebank_allagree_test`]).
+pub fn phrasebank_allagree(
+    all_agree: &Path,
+    fifty_agree: &Path,
+    split: Split,
+) -> Result<Vec<LabeledText>, DataError> {
+    let part: HashSet<String> = phrasebank(fifty_agree, split)?
         .into_iter()
         .map(|r| r.text)
         .collect();
     let mut all = read_phrasebank(all_agree)?;
-    all.retain(|r| test.contains(&r.text));
+    all.retain(|r| part.contains(&r.text));
     Ok(all)
 }
 

@@ -3,12 +3,23 @@
 //! - [`gold`]: the documented gold JSONL format (`seeds/README.md`).
 //! - [`metrics`]: per-class precision / recall / F1, macro-F1, accuracy and
 //!   the confusion matrix, plus SemEval-2016's F_avg for stance.
+//! - [`corpus`]: gold corpora from the gold format and the labeled data sets.
+//! - [`score`]: one pipeline's output against a gold corpus (stance, sentence
+//!   labels, ROUGE) with [`bootstrap`] intervals; [`report`] renders it.
+//! - [`rouge`] / [`porter`]: ROUGE as Google's rouge-score computes it.
 //! - [`score_stance`]: scores pipeline output against gold entities. An
 //!   entity the pipeline did not label counts as an error, not as skipped.
 
+pub mod bootstrap;
+pub mod corpus;
 pub mod datasets;
 pub mod gold;
+pub mod html;
 pub mod metrics;
+pub mod porter;
+pub mod report;
+pub mod rouge;
+pub mod score;
 
 pub use datasets::{DataError, LabeledText, Split, TargetExample};
 pub use gold::{read_gold, GoldDoc, GoldEntity, GoldError};
@@ -27,9 +38,7 @@ pub fn stance_pairs(gold: &[GoldDoc], predicted: &[Doc]) -> Vec<(String, String)
         let doc = predicted.iter().find(|d| d.id == g.id && d.is_ok());
         for e in &g.entities {
             let Some(gold_label) = e.stance else { continue };
-            let pred = doc
-                .and_then(|d| d.stance.iter().find(|s| s.company == e.name))
-                .map_or(MISSING, |s| s.stance.as_str());
+            let pred = score::predicted_stance(doc, &e.name);
             pairs.push((gold_label.as_str().to_string(), pred.to_string()));
         }
     }
