@@ -1,11 +1,13 @@
 //! The `target-sentiment` backend: the sentiment toward each mention, from a
 //! head trained on FinEntity + NewsMTSC (`stancepipe train target`) over
-//! frozen sentence embeddings of the mention's sentence with the mention
-//! marked (and, when the head was trained so, a window around it).
+//! sentence embeddings (with the encoder's top layer fine-tuned when the
+//! head says so) of the mention's sentence with the mention marked (and,
+//! when the head was trained so, a window around it).
 //!
-//! Document-level rule ([`crate::decide`]): each mention gets polarity
-//! P(positive) - P(negative) and weight = the head's confidence (its top
-//! class probability). A sentence's evidence is the weight-averaged polarity
+//! Document-level rule ([`crate::decide`]): each mention gets a polarity
+//! from its class probabilities ([`mention_polarity`]; by default the head's
+//! label: +p, -p or 0 for neutral) and weight = the head's confidence (its
+//! top class probability). A sentence's evidence is the weight-averaged polarity
 //! of the company's mentions in it, weighted by their mean confidence; the
 //! company's stance comes from the weighted mean over its evidence sentences,
 //! with `none` when it appears in fewer than `min_mentions` content sentences
@@ -31,6 +33,47 @@ pub struct TargetSentimentConfig {
     pub threshold: f64,
     pub max_evidence: usize,
     pub batch_size: usize,
+    pub mention_polarity: MentionPolarity,
+}
+
+/// How one mention's class probabilities become its polarity in [-1, 1].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MentionPolarity {
+    /// The head's decision: +p(positive) when positive is the most likely
+    /// class, -p(negative) when negative is, 0 when neutral is. A single
+    /// mention then gets exactly the head's label (its measured figures).
+    Label,
+    /// p(positive) - p(negative): every mention leans a little, so many
+    /// weakly-leaning neutral mentions can outweigh a few clear ones.
+    Expected,
+}
+
+/// One mention's (polarity, weight) from its class probabilities `p`, with
+/// `pos` / `neg` the positions of the positive and negative classes. The
+/// weight is the head's confidence (its largest probability).
+pub fn mention_polarity(
+    p: &[f32],
+    pos: Option<usize>,
+    neg: Option<usize>,
+    how: MentionPolarity,
+) -> (f32, f32) {
+    let weight = p.iter().copied().fold(0.0f32, f32::max);
+    let prob = |i: Option<usize>| i.map_or(0.0, |i| p[i]);
+    let polarity = match how {
+        MentionPolarity::Expected => prob(pos) - prob(neg),
+        MentionPolarity::Label => {
+            let best = p.iter().position(|&x| x == weight);
+            if best.is_some() && best == pos {
+                weight
+            } else if best.is_some() && best == neg {
+                -weight
+            } else {
+                0.0
+            }
+        }
+    };
+    (polarity, weight)
 }
 
 impl Default for TargetSentimentConfig {
@@ -42,6 +85,7 @@ impl Default for TargetSentimentConfig {
             threshold: 0.15,
             max_evidence: 3,
             batch_size: 64,
+            mention_polarity: MentionPolarity::Label,
         }
     }
 }
@@ -100,6 +144,7 @@ impl BackendConfig for TargetSentimentConfig {
         ("threshold", "confidence-weighted mean polarity needed for favor (>=) or against (<= -threshold), in [0, 1]"),
         ("max_evidence", "most evidence sentences listed per company, at least 1"),
         ("batch_size", "texts embedded at once"),
+        ("mention_polarity", "\"label\": the head's class, +p / -p / 0 for neutral; \"expected\": p(positive) - p(negative)"),
     ];
 }
 
@@ -168,8 +213,7 @@ impl Stage for TargetSentiment {
 
         let mut acc: BTreeMap<(usize, &str), BTreeMap<usize, SentenceSums>> = BTreeMap::new();
         for (item, p) in items.iter().zip(&probs) {
-            let polarity = pos.map_or(0.0, |i| p[i]) - neg.map_or(0.0, |i| p[i]);
-            let weight = p.iter().copied().fold(0.0f32, f32::max);
+            let (polarity, weight) = mention_polarity(p, pos, neg, self.cfg.mention_polarity);
             let e = acc
                 .entry((item.doc, item.company.as_str()))
                 .or_default()
@@ -210,5 +254,46 @@ impl Stage for TargetSentiment {
                 .collect();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_polarity_follows_the_most_likely_class() {
+        let (pos, neg) = (Some(0), Some(1));
+        let leaning_neutral = [0.35, 0.05, 0.6];
+        assert_eq!(
+            mention_polarity(&leaning_neutral, pos, neg, MentionPolarity::Label),
+            (0.0, 0.6)
+        );
+        let (e, w) = mention_polarity(&leaning_neutral, pos, neg, MentionPolarity::Expected);
+        assert!((e - 0.3).abs() < 1e-6 && w == 0.6);
+        assert_eq!(
+            mention_polarity(&[0.2, 0.7, 0.1], pos, neg, MentionPolarity::Label),
+            (-0.7, 0.7)
+        );
+        assert_eq!(
+            mention_polarity(&[0.5, 0.2, 0.3], pos, neg, MentionPolarity::Label),
+            (0.5, 0.5)
+        );
+    }
+
+    #[test]
+    fn mention_polarity_option_parses_and_rejects_unknown_values() {
+        let cfg: TargetSentimentConfig =
+            stancepipe_core::parse_options("mention_polarity = \"expected\"".parse().unwrap())
+                .unwrap();
+        assert_eq!(cfg.mention_polarity, MentionPolarity::Expected);
+        assert_eq!(
+            TargetSentimentConfig::default().mention_polarity,
+            MentionPolarity::Label
+        );
+        let bad = stancepipe_core::parse_options::<TargetSentimentConfig>(
+            "mention_polarity = \"mean\"".parse().unwrap(),
+        );
+        assert!(bad.is_err());
     }
 }
