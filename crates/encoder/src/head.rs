@@ -102,6 +102,26 @@ fn build(vs: &nn::VarStore, input: usize, hidden: usize, classes: usize) -> Net 
     }
 }
 
+/// Inverse-frequency class weights for the loss (`n / (classes * count)`;
+/// 0 for a class absent from `y`), so that macro-F1 is not sacrificed to
+/// the majority class.
+pub(crate) fn class_weights(y: &[usize], classes: usize) -> Tensor {
+    let mut counts = vec![0f32; classes];
+    y.iter().for_each(|&c| counts[c] += 1.0);
+    let n = y.len() as f32;
+    let w: Vec<f32> = counts
+        .iter()
+        .map(|&c| {
+            if c == 0.0 {
+                0.0
+            } else {
+                n / (classes as f32 * c)
+            }
+        })
+        .collect();
+    Tensor::from_slice(&w)
+}
+
 fn matrix(rows: &[Vec<f32>]) -> Tensor {
     let dim = rows.first().map_or(0, Vec::len);
     let flat: Vec<f32> = rows.iter().flatten().copied().collect();
@@ -129,24 +149,7 @@ impl Head {
         let net = build(&vs, manifest.input_dim, params.hidden, classes);
         let xs = matrix(x);
         let ys = Tensor::from_slice(&y.iter().map(|&c| c as i64).collect::<Vec<_>>());
-        let weights = if params.balanced {
-            let mut counts = vec![0f32; classes];
-            y.iter().for_each(|&c| counts[c] += 1.0);
-            let n = y.len() as f32;
-            let w: Vec<f32> = counts
-                .iter()
-                .map(|&c| {
-                    if c == 0.0 {
-                        0.0
-                    } else {
-                        n / (classes as f32 * c)
-                    }
-                })
-                .collect();
-            Some(Tensor::from_slice(&w))
-        } else {
-            None
-        };
+        let weights = params.balanced.then(|| class_weights(y, classes));
         let dev_x = matrix(dev.0);
         let mut opt = nn::AdamW::default()
             .wd(params.weight_decay)

@@ -451,22 +451,9 @@ pub fn fine_tune(
         classes as i64,
         Default::default(),
     );
-    let weights = params.balanced.then(|| {
-        let mut counts = vec![0f32; classes];
-        train_c.labels.iter().for_each(|&c| counts[c] += 1.0);
-        let n = train_c.labels.len() as f32;
-        let w: Vec<f32> = counts
-            .iter()
-            .map(|&c| {
-                if c == 0.0 {
-                    0.0
-                } else {
-                    n / (classes as f32 * c)
-                }
-            })
-            .collect();
-        Tensor::from_slice(&w)
-    });
+    let weights = params
+        .balanced
+        .then(|| crate::head::class_weights(&train_c.labels, classes));
     let normalize = encoder.normalize;
     let parts = encoder.parts.lock().unwrap_or_else(|e| e.into_inner());
     let top = &parts.1;
