@@ -113,22 +113,8 @@ fn batch_texts(docs: &[Doc], target_kind: TargetFeatures) -> Texts {
                 t.sentences.push(doc.slice(s.span).to_string());
             }
         }
-        for e in &doc.entities {
-            for m in &e.mentions {
-                let Some(s) = doc.sentences.get(m.sentence) else {
-                    continue;
-                };
-                if s.kind != SentenceKind::Content || !s.span.contains(m.span) {
-                    continue;
-                }
-                let (start, end) = (m.span.start - s.span.start, m.span.end - s.span.start);
-                t.targets.extend(features::target_texts(
-                    target_kind,
-                    doc.slice(s.span),
-                    start,
-                    end,
-                ));
-            }
+        for m in features::mention_inputs(doc, target_kind) {
+            t.targets.extend(m.texts);
         }
     }
     t
