@@ -27,9 +27,9 @@
 //! features (stance `target-sentiment`). Tokens are counted with the model's
 //! `tokenizer.json` (special tokens included, cut at `max_seq_length` 256);
 //! "padded" tokens follow `SentenceEncoder::embed_many` (per pipeline batch,
-//! longest text first, chunks of the stage's `batch_size`, each padded to
-//! its longest). FLOPs per sequence of L tokens, BERT with H = 384, FFN
-//! 1536, 6 layers: 2 * 6 * (4 H^2 + 2 H * 1536) * L for the weight matrices
+//! the groups of `stancepipe_encoder::length_groups` with the stages'
+//! `batch_size` 64, each padded to its longest). FLOPs per sequence of L
+//! tokens, BERT with H = 384, FFN 1536, 6 layers: 2 * 6 * (4 H^2 + 2 H * 1536) * L for the weight matrices
 //! plus 2 * 6 * 2 * L^2 * H for attention scores and values.
 
 use stancepipe_core::{Doc, SentenceKind};
@@ -132,12 +132,12 @@ struct Work {
     padded_tokens: usize,
     flops: f64,
     padded_flops: f64,
+    /// Model calls (groups of texts).
+    calls: usize,
 }
 
-/// Counts one stage's texts the way `embed_many` batches them.
+/// Counts one stage's texts the way `embed_many` groups them.
 fn count(work: &mut Work, texts: &[String], tok: &tokenizers::Tokenizer) -> Result<(), String> {
-    let mut order: Vec<usize> = (0..texts.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
     let lens: Vec<usize> = texts
         .iter()
         .map(|t| {
@@ -146,14 +146,15 @@ fn count(work: &mut Work, texts: &[String], tok: &tokenizers::Tokenizer) -> Resu
                 .map_err(|e| e.to_string())
         })
         .collect::<Result<_, _>>()?;
-    for chunk in order.chunks(EMBED_BATCH) {
-        let longest = chunk.iter().map(|&i| lens[i]).max().unwrap_or(0);
-        for &i in chunk {
+    for group in stancepipe_encoder::length_groups(&lens, EMBED_BATCH) {
+        let longest = group.iter().map(|&i| lens[i]).max().unwrap_or(0);
+        for &i in &group {
             work.tokens += lens[i];
             work.flops += seq_flops(lens[i]);
         }
-        work.padded_tokens += longest * chunk.len();
-        work.padded_flops += seq_flops(longest) * chunk.len() as f64;
+        work.padded_tokens += longest * group.len();
+        work.padded_flops += seq_flops(longest) * group.len() as f64;
+        work.calls += 1;
     }
     work.texts += texts.len();
     Ok(())
@@ -172,10 +173,13 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
     let pipeline = plan.build().map_err(|e| e.to_string())?;
     let load_s = load_start.elapsed().as_secs_f64();
     let rss_loaded = status_mb("VmRSS:");
-    let tok = tokenizers::Tokenizer::from_file(
+    let mut tok = tokenizers::Tokenizer::from_file(
         repo_root().join("models/all-MiniLM-L6-v2/tokenizer.json"),
     )
     .map_err(|e| e.to_string())?;
+    // The file pads and cuts every text to 128 tokens; count real tokens.
+    tok.with_padding(None);
+    tok.with_truncation(None).map_err(|e| e.to_string())?;
     let opts = InputOptions {
         max_doc_bytes: plan.run.max_doc_bytes,
         stdin_format: StdinFormat::Auto,
@@ -239,7 +243,7 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
     let padded_flops = sentences.padded_flops + targets.padded_flops;
     let work = |w: &Work| {
         serde_json::json!({
-            "texts": w.texts, "tokens": w.tokens, "padded_tokens": w.padded_tokens,
+            "texts": w.texts, "calls": w.calls, "tokens": w.tokens, "padded_tokens": w.padded_tokens,
             "gflop": w.flops / 1e9, "padded_gflop": w.padded_flops / 1e9,
         })
     };
