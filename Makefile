@@ -3,8 +3,10 @@
 # ~/.cache/stancepipe); cargo finds libtorch through .cargo/config.toml.
 SHELL := /bin/bash
 CARGO ?= cargo
+# test-spark only: a Python with pyspark 3.5 (docs/spark.md).
+PYTHON ?= python3
 
-.PHONY: bootstrap build demo test lint fmt quality
+.PHONY: bootstrap build demo test lint fmt quality test-spark
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -26,3 +28,8 @@ lint: bootstrap
 # Every figure of docs/quality.md, by `stancepipe eval` (needs ../shared/data).
 quality: build
 	bash scripts/quality.sh
+
+# Opt-in (not part of `make test`; needs pyspark and Java 17, see docs/spark.md):
+# the Spark example's output must equal a single-process run's.
+test-spark: build
+	$(PYTHON) examples/spark/test_spark.py

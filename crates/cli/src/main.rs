@@ -2,16 +2,14 @@
 //! `stancepipe-runner`: argument parsing, progress, logging, and the one
 //! place that maps failures to messages and exit codes (see the README).
 
+mod run_cmd;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use stancepipe_runner::{
-    default_registry, open_inputs, DocWriter, Format, Input, InputOptions, Override, PipelinePlan,
-    StdinFormat,
-};
+use stancepipe_runner::{default_registry, Override, PipelinePlan};
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// Exit codes (documented in the README).
 mod exit {
@@ -47,7 +45,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a pipeline over documents and write one result per document.
-    Run(RunArgs),
+    Run(run_cmd::RunArgs),
     /// Check a pipeline configuration without running it.
     Validate(ConfigArgs),
     /// Train a classifier head on labeled data (see docs/quality.md).
@@ -70,35 +68,6 @@ struct ConfigArgs {
     /// Override an option: <stage id>.<option>=<value> (or run.<option>=<value>).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<Override>,
-}
-
-#[derive(clap::Args)]
-struct RunArgs {
-    #[command(flatten)]
-    config: ConfigArgs,
-    /// Write results here instead of stdout.
-    #[arg(short, long)]
-    output: Option<PathBuf>,
-    /// Output format; default jsonl when --output ends in .jsonl, else json.
-    #[arg(long, value_enum)]
-    format: Option<OutFormat>,
-    /// Indent JSON output.
-    #[arg(long)]
-    pretty: bool,
-    /// File extensions read from input directories (repeat or comma-separate).
-    #[arg(
-        long = "ext",
-        value_name = "EXT",
-        value_delimiter = ',',
-        default_value = "txt"
-    )]
-    extensions: Vec<String>,
-    /// How to read `-` (stdin).
-    #[arg(long, value_enum, default_value_t = StdinArg::Auto)]
-    stdin_format: StdinArg,
-    /// Text files, directories (their .txt files, see --ext), .jsonl files of {"id","text"}, or - for stdin.
-    #[arg(required = true, value_name = "INPUT")]
-    inputs: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -145,19 +114,6 @@ enum TrainTask {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum OutFormat {
-    Json,
-    Jsonl,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum StdinArg {
-    Auto,
-    Text,
-    Jsonl,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
 enum ListFormat {
     Text,
     Json,
@@ -185,7 +141,7 @@ fn main() -> ExitCode {
     // record; say so in one log line instead of a backtrace.
     std::panic::set_hook(Box::new(|info| tracing::warn!("{info}")));
     let result = match cli.command {
-        Command::Run(args) => run(args, cli.quiet),
+        Command::Run(args) => run_cmd::run(args, cli.quiet),
         Command::Validate(args) => validate(args),
         Command::Train(args) => train(args, cli.quiet),
         Command::Eval(args) => eval_cmd::eval(args, cli.quiet),
@@ -284,99 +240,6 @@ fn stages(format: ListFormat) -> Result<u8, Failure> {
         }
     }
     Ok(0)
-}
-
-fn progress_bar(quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {pos} documents  {per_sec}  {elapsed}  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
-
-fn run(args: RunArgs, quiet: bool) -> Result<u8, Failure> {
-    let plan = load(&args.config)?;
-    let inputs: Vec<Input> = args
-        .inputs
-        .iter()
-        .map(|s| Input::from(s.as_str()))
-        .collect();
-    let docs = open_inputs(
-        &inputs,
-        InputOptions {
-            max_doc_bytes: plan.run.max_doc_bytes,
-            dir_extensions: args
-                .extensions
-                .iter()
-                .map(|e| e.trim_start_matches('.').to_string())
-                .collect(),
-            stdin_format: match args.stdin_format {
-                StdinArg::Auto => StdinFormat::Auto,
-                StdinArg::Text => StdinFormat::Text,
-                StdinArg::Jsonl => StdinFormat::Jsonl,
-            },
-        },
-    )
-    .map_err(|e| Failure::new(exit::IO, e))?;
-    let pipeline = plan.build().map_err(|e| Failure::new(exit::CONFIG, e))?;
-
-    let format = match (args.format, &args.output) {
-        (Some(OutFormat::Json), _) => Format::Json,
-        (Some(OutFormat::Jsonl), _) => Format::Jsonl,
-        (None, Some(p)) if p.extension().is_some_and(|e| e == "jsonl") => Format::Jsonl,
-        (None, _) => Format::Json,
-    };
-    let out_name = args
-        .output
-        .as_ref()
-        .map_or_else(|| "stdout".to_string(), |p| p.display().to_string());
-    let sink: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(create_output(path).map_err(
-            |e| Failure::new(exit::IO, format!("output {}: {e}", path.display())),
-        )?)),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
-    let mut writer = DocWriter::new(sink, format, args.pretty);
-    let bar = progress_bar(quiet);
-    let write_err = |e: std::io::Error| Failure::new(exit::IO, format!("output {out_name}: {e}"));
-    let summary = stancepipe_runner::run(&pipeline, docs, |doc| {
-        bar.inc(1);
-        if let Some(err) = &doc.error {
-            tracing::warn!(
-                "document {:?} failed in {}: {}",
-                doc.id,
-                err.stage,
-                err.message
-            );
-        }
-        writer.write(doc)
-    })
-    .map_err(write_err)?;
-    writer.finish().map_err(write_err)?;
-    bar.finish_and_clear();
-    if !quiet {
-        eprintln!(
-            "stancepipe: {} document(s), {} failed; results in {out_name}",
-            summary.documents, summary.failed
-        );
-    }
-    Ok(if summary.failed > 0 {
-        exit::DOCS_FAILED
-    } else {
-        0
-    })
-}
-
-fn create_output(path: &Path) -> std::io::Result<std::fs::File> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::File::create(path)
 }
 
 fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {

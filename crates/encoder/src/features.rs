@@ -12,6 +12,8 @@ pub enum TargetFeatures {
     MarkedWindow,
 }
 
+use stancepipe_core::{Doc, SentenceKind};
+
 /// Words kept on each side of a target in its window.
 pub const WINDOW_WORDS: usize = 12;
 
@@ -42,6 +44,37 @@ pub fn window(text: &str, start: usize, end: usize) -> String {
     if !r.is_empty() {
         out.push(' ');
         out.push_str(&r.join(" "));
+    }
+    out
+}
+
+/// One mention the target head classifies, with the texts it is shown as.
+pub struct MentionInput<'a> {
+    pub company: &'a str,
+    /// Index of the mention's sentence in `doc.sentences`.
+    pub sentence: usize,
+    pub texts: Vec<String>,
+}
+
+/// Every mention of `doc` that lies inside a content sentence (the only
+/// ones the target head sees), in entity then mention order.
+pub fn mention_inputs(doc: &Doc, kind: TargetFeatures) -> Vec<MentionInput<'_>> {
+    let mut out = Vec::new();
+    for e in &doc.entities {
+        for m in &e.mentions {
+            let Some(s) = doc.sentences.get(m.sentence) else {
+                continue;
+            };
+            if s.kind != SentenceKind::Content || !s.span.contains(m.span) {
+                continue;
+            }
+            let (start, end) = (m.span.start - s.span.start, m.span.end - s.span.start);
+            out.push(MentionInput {
+                company: &e.company,
+                sentence: m.sentence,
+                texts: target_texts(kind, doc.slice(s.span), start, end),
+            });
+        }
     }
     out
 }

@@ -46,21 +46,24 @@ pub trait Embed: Send + Sync {
     /// Embeds texts as one batch.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String>;
 
-    /// Embeds any number of texts in batches of `batch_size`, longest first
-    /// and grouped by length so that little padding is computed (as
-    /// sentence-transformers does); results come back in input order.
-    /// `progress` is told how many texts are done after each batch.
+    /// Tokens per text as the model sees them (special tokens included, cut
+    /// at the model's `max_seq_length`).
+    fn token_lengths(&self, texts: &[&str]) -> Vec<usize>;
+
+    /// Embeds any number of texts in groups made by [`length_groups`] from
+    /// their token counts, so that little padding is computed; results come
+    /// back in input order. `progress` is told how many texts are done after
+    /// each group.
     fn embed_many(
         &self,
         texts: &[&str],
         batch_size: usize,
         progress: &dyn Fn(usize),
     ) -> Result<Vec<Vec<f32>>, String> {
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+        let lens = self.token_lengths(texts);
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
         let mut done = 0;
-        for group in order.chunks(batch_size.max(1)) {
+        for group in length_groups(&lens, batch_size) {
             let batch: Vec<&str> = group.iter().map(|&i| texts[i]).collect();
             for (&i, e) in group.iter().zip(self.embed(&batch)?) {
                 out[i] = e;
@@ -80,6 +83,32 @@ pub struct SentenceEncoder {
     normalized: bool,
     /// Encoding is sequential per model; libtorch threads parallelize inside.
     model: Mutex<SentenceEmbeddingsModel>,
+}
+
+/// A group shorter than this fraction of its longest text starts a new one.
+const GROUP_FILL: f64 = 0.8;
+
+/// How texts of `lens` tokens are grouped into model calls: longest first; a
+/// group ends at `batch_size` texts or before a text under [`GROUP_FILL`] of
+/// the group's longest, so every text in a group is padded by at most 25%
+/// of its length (one call per text would need no padding but waste the
+/// matrix units on tiny products). Returns indices into `lens`.
+pub fn length_groups(lens: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lens.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(lens[i]));
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    for i in order {
+        let longest = current.first().map_or(0, |&j| lens[j]);
+        if current.len() >= batch_size.max(1) || (lens[i] as f64) < GROUP_FILL * longest as f64 {
+            groups.push(std::mem::take(&mut current));
+        }
+        current.push(i);
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
 }
 
 pub(crate) fn local(path: &Path) -> Box<LocalResource> {
@@ -178,11 +207,45 @@ impl Embed for SentenceEncoder {
         self.dim
     }
 
+    fn token_lengths(&self, texts: &[&str]) -> Vec<usize> {
+        if texts.is_empty() {
+            return Vec::new();
+        }
+        let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
+        model
+            .tokenize(texts)
+            .tokens_masks
+            .iter()
+            .map(|m| m.sum(tch::Kind::Int64).int64_value(&[]) as usize)
+            .collect()
+    }
+
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
         let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
         tch::no_grad(|| model.encode(texts)).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_longest_first_capped_and_split_by_length() {
+        let lens = [10, 100, 95, 12, 90, 50, 11, 85];
+        let groups = length_groups(&lens, 3);
+        assert_eq!(groups, vec![vec![1, 2, 4], vec![7], vec![5], vec![3, 6, 0]]);
+        // Every text once; padding within a group at most 25% of a text.
+        let mut all: Vec<usize> = groups.concat();
+        all.sort();
+        assert_eq!(all, (0..lens.len()).collect::<Vec<_>>());
+        for g in &groups {
+            let longest = lens[g[0]] as f64;
+            assert!(g.iter().all(|&i| lens[i] as f64 >= 0.8 * longest));
+        }
+        assert!(length_groups(&[], 4).is_empty());
     }
 }

@@ -263,6 +263,10 @@ impl Embed for TunedEncoder {
         self.base.dim()
     }
 
+    fn token_lengths(&self, texts: &[&str]) -> Vec<usize> {
+        self.base.token_lengths(texts)
+    }
+
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
         if texts.is_empty() {
             return Ok(Vec::new());

@@ -20,6 +20,9 @@ pub struct RunOptions {
     pub batch_size: usize,
     /// Larger documents become error records instead of being processed.
     pub max_doc_bytes: u64,
+    /// Threads for the whole run, rayon and libtorch alike (`--threads`);
+    /// 0 means one per core. See [`crate::pipeline::Pipeline`].
+    pub threads: usize,
 }
 
 impl Default for RunOptions {
@@ -27,6 +30,7 @@ impl Default for RunOptions {
         RunOptions {
             batch_size: 32,
             max_doc_bytes: 16 * 1024 * 1024,
+            threads: 0,
         }
     }
 }

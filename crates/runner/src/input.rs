@@ -328,6 +328,31 @@ fn peek_is_json<R: BufRead>(reader: &mut R) -> bool {
     }
 }
 
+impl Inputs {
+    /// How many documents the inputs hold, for a progress bar's ETA: one per
+    /// text file, one per non-blank line of a JSONL file (read once more,
+    /// quickly); `None` when stdin is among them. Only documents not yet
+    /// taken are counted.
+    pub fn count_hint(&self) -> Option<u64> {
+        let mut n = 0u64;
+        for source in &self.pending {
+            n += match source {
+                Source::Text { .. } => 1,
+                Source::Stdin => return None,
+                Source::Jsonl { path } => {
+                    let file = File::open(path).ok()?;
+                    let mut count = 0;
+                    for line in BufReader::new(file).split(b'\n') {
+                        count += u64::from(!line.ok()?.iter().all(u8::is_ascii_whitespace));
+                    }
+                    count
+                }
+            };
+        }
+        Some(n)
+    }
+}
+
 impl Iterator for Inputs {
     type Item = Doc;
     fn next(&mut self) -> Option<Doc> {
@@ -421,6 +446,13 @@ mod tests {
             .collect();
         let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "sub/c", "d1"]);
+        let inputs = open_inputs(&[Input::Path(dir.path().into())], opts.clone()).unwrap();
+        assert_eq!(inputs.count_hint(), Some(4));
+        let with_stdin = open_inputs(
+            &[Input::Path(dir.path().into()), Input::Stdin],
+            opts.clone(),
+        );
+        assert_eq!(with_stdin.unwrap().count_hint(), None);
         assert!(open_inputs(&[Input::Path(dir.path().join("missing"))], opts).is_err());
     }
 }

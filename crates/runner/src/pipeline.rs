@@ -19,15 +19,53 @@ pub struct BuiltStage {
     pub stage: Box<dyn Stage>,
 }
 
-/// A running pipeline: built stages in order.
+/// A running pipeline: built stages in order, and the threads they run on.
 pub struct Pipeline {
     pub stages: Vec<BuiltStage>,
     pub batch_size: usize,
+    /// The rayon pool every batch runs inside (CPU stages spread documents
+    /// over it); see [`Threads`].
+    pool: rayon::ThreadPool,
+}
+
+/// The one place that decides how many threads a run uses.
+///
+/// Stages run one after another on a batch, never at the same time, so the
+/// CPU stages (rayon, across documents) and the model stages (libtorch
+/// intra-op threads, inside each matrix multiply) take turns on the same
+/// `n` cores: both get `n` threads and the cores are not oversubscribed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Threads(pub usize);
+
+impl Threads {
+    /// `0` means one thread per core.
+    pub fn resolve(requested: usize) -> Threads {
+        if requested > 0 {
+            Threads(requested)
+        } else {
+            Threads(std::thread::available_parallelism().map_or(1, |n| n.get()))
+        }
+    }
+
+    /// Sets libtorch's intra-op threads (process-wide: the last pipeline
+    /// built wins) and makes the rayon pool for the CPU stages.
+    fn apply(self) -> Result<rayon::ThreadPool, String> {
+        tch::set_num_threads(self.0 as i32);
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(self.0)
+            .thread_name(|i| format!("stancepipe-{i}"))
+            .build()
+            .map_err(|e| format!("cannot start {} threads: {e}", self.0))
+    }
 }
 
 impl PipelinePlan {
     /// Builds every stage (loads lexicons, tokenizers and models).
     pub fn build(&self) -> Result<Pipeline, ConfigError> {
+        // Before any model is loaded, so that loading uses the same threads.
+        let pool = Threads::resolve(self.run.threads)
+            .apply()
+            .map_err(|m| ConfigError::file(&self.file, m).with_key("run.threads"))?;
         let mut stages = Vec::with_capacity(self.stages.len());
         for p in &self.stages {
             let stage = p.config.build(&self.context).map_err(|e| {
@@ -41,10 +79,7 @@ impl PipelinePlan {
                 stage,
             });
         }
-        Ok(Pipeline {
-            stages,
-            batch_size: self.run.batch_size,
-        })
+        Ok(Pipeline::new(stages, self.run.batch_size, pool))
     }
 }
 
@@ -83,11 +118,34 @@ fn run_isolated(stage: &dyn Stage, docs: &mut [Doc]) -> Vec<(usize, String)> {
 }
 
 impl Pipeline {
+    /// A pipeline of already built stages, run on `pool`.
+    pub fn new(stages: Vec<BuiltStage>, batch_size: usize, pool: rayon::ThreadPool) -> Self {
+        Pipeline {
+            stages,
+            batch_size,
+            pool,
+        }
+    }
+
+    /// How many threads batches run on.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
     /// Runs a batch through every stage and returns it in the same order.
     /// Documents that already carry an error (unreadable input) pass through.
     pub fn process(&self, batch: Vec<Doc>) -> Vec<Doc> {
+        let mut finished: Vec<Option<Doc>> = (0..batch.len()).map(|_| None).collect();
+        self.process_each(batch, &mut |i, doc| finished[i] = Some(doc));
+        finished.into_iter().flatten().collect()
+    }
+
+    /// Runs a batch through every stage and hands each document to `done`
+    /// (with its index in `batch`) as soon as it is final: documents that
+    /// already carry an error (unreadable input) at once, documents that fail
+    /// right after the stage that failed them, the rest at the end, in order.
+    pub fn process_each(&self, batch: Vec<Doc>, done: &mut dyn FnMut(usize, Doc)) {
         let n = batch.len();
-        let mut finished: Vec<Option<Doc>> = (0..n).map(|_| None).collect();
         let mut positions = Vec::with_capacity(n);
         let mut live = Vec::with_capacity(n);
         for (i, doc) in batch.into_iter().enumerate() {
@@ -95,7 +153,7 @@ impl Pipeline {
                 positions.push(i);
                 live.push(doc);
             } else {
-                finished[i] = Some(doc);
+                done(i, doc);
             }
         }
         for built in &self.stages {
@@ -103,7 +161,9 @@ impl Pipeline {
                 break;
             }
             let start = Instant::now();
-            let errors = run_isolated(built.stage.as_ref(), &mut live);
+            let errors = self
+                .pool
+                .install(|| run_isolated(built.stage.as_ref(), &mut live));
             let ms = start.elapsed().as_secs_f64() * 1e3;
             for (i, message) in errors {
                 if let Some(doc) = live.get_mut(i) {
@@ -127,14 +187,13 @@ impl Pipeline {
                     positions.push(p);
                     live.push(doc);
                 } else {
-                    finished[p] = Some(doc);
+                    done(p, doc);
                 }
             }
         }
         for (p, doc) in positions.into_iter().zip(live) {
-            finished[p] = Some(doc);
+            done(p, doc);
         }
-        finished.into_iter().flatten().collect()
     }
 }
 
@@ -172,14 +231,12 @@ mod tests {
     }
 
     fn pipeline() -> Pipeline {
-        Pipeline {
-            stages: vec![BuiltStage {
-                id: "p".into(),
-                kind: "test".into(),
-                stage: Box::new(Picky),
-            }],
-            batch_size: 8,
-        }
+        let stages = vec![BuiltStage {
+            id: "p".into(),
+            kind: "test".into(),
+            stage: Box::new(Picky),
+        }];
+        Pipeline::new(stages, 8, Threads(2).apply().unwrap())
     }
 
     #[test]

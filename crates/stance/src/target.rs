@@ -16,8 +16,8 @@
 use crate::{decide, Rule};
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
-    labels, Annotation, BackendConfig, BuildContext, Doc, OptionError, SentenceKind, Stage,
-    StageConfig, StageError,
+    labels, Annotation, BackendConfig, BuildContext, Doc, OptionError, Stage, StageConfig,
+    StageError,
 };
 use stancepipe_encoder::{features, Embed, Head, TargetFeatures};
 use std::collections::BTreeMap;
@@ -178,23 +178,13 @@ impl Stage for TargetSentiment {
         let mut items = Vec::new();
         let mut texts = Vec::new();
         for (d, doc) in docs.iter().enumerate() {
-            for e in &doc.entities {
-                for m in &e.mentions {
-                    let Some(s) = doc.sentences.get(m.sentence) else {
-                        continue;
-                    };
-                    if s.kind != SentenceKind::Content || !s.span.contains(m.span) {
-                        continue;
-                    }
-                    let sentence = doc.slice(s.span);
-                    let (start, end) = (m.span.start - s.span.start, m.span.end - s.span.start);
-                    texts.extend(features::target_texts(self.kind, sentence, start, end));
-                    items.push(Item {
-                        doc: d,
-                        company: e.company.clone(),
-                        sentence: m.sentence,
-                    });
-                }
+            for m in features::mention_inputs(doc, self.kind) {
+                texts.extend(m.texts);
+                items.push(Item {
+                    doc: d,
+                    company: m.company.to_string(),
+                    sentence: m.sentence,
+                });
             }
         }
         let per = match self.kind {

@@ -44,8 +44,6 @@ pub struct RustBertConfig {
     pub batch_size: usize,
     pub device: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub threads: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_input_tokens: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
@@ -66,7 +64,6 @@ impl Default for RustBertConfig {
             early_stopping: true,
             batch_size: 4,
             device: "cpu".into(),
-            threads: None,
             max_input_tokens: None,
             prefix: None,
             max_rounds: 3,
@@ -137,9 +134,6 @@ impl StageConfig for RustBertConfig {
         if self.batch_size == 0 {
             return bad("batch_size", "must be at least 1");
         }
-        if self.threads == Some(0) {
-            return bad("threads", "must be at least 1");
-        }
         if self.max_input_tokens.is_some_and(|n| n < 8) {
             return bad("max_input_tokens", "must be at least 8");
         }
@@ -165,9 +159,6 @@ impl StageConfig for RustBertConfig {
         Ok(())
     }
     fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Stage>, OptionError> {
-        if let Some(n) = self.threads {
-            tch::set_num_threads(n as i32);
-        }
         match self.load(ctx) {
             Ok(model) => Ok(Box::new(Abstractive {
                 prefix: self
@@ -209,7 +200,6 @@ impl BackendConfig for RustBertConfig {
         ("early_stopping", "stop beam search when num_beams finished candidates exist"),
         ("batch_size", "chunks generated together"),
         ("device", "cpu, cuda or auto"),
-        ("threads", "libtorch intra-op threads (default: libtorch's choice)"),
         ("max_input_tokens", "largest chunk in tokens (default: the model's max_position_embeddings)"),
         ("prefix", "text put before every input (default: config.json's summarization prefix, e.g. T5's \"summarize: \")"),
         ("max_rounds", "most map-reduce rounds before the last pass truncates its input"),
