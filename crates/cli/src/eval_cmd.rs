@@ -277,14 +277,7 @@ pub fn eval(args: EvalArgs, quiet: bool) -> Result<u8, Failure> {
         let mut out = Vec::with_capacity(gold.len());
         stancepipe_runner::run(&pipeline, inputs, |doc| {
             bar.inc(1);
-            if let Some(err) = &doc.error {
-                tracing::warn!(
-                    "document {:?} failed in {}: {}",
-                    doc.id,
-                    err.stage,
-                    err.message
-                );
-            }
+            crate::warn_if_failed(doc);
             out.push(slim(doc.clone(), gold_names.get(doc.id.as_str())));
             Ok::<(), std::convert::Infallible>(())
         })

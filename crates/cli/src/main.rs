@@ -174,6 +174,19 @@ fn init_logging(quiet: bool, verbose: u8) {
         .init();
 }
 
+/// One log line for a document that became an error record (`run` and
+/// `eval` alike); the record itself carries the same reason.
+fn warn_if_failed(doc: &stancepipe_core::Doc) {
+    if let Some(err) = &doc.error {
+        tracing::warn!(
+            "document {:?} failed in {}: {}",
+            doc.id,
+            err.stage,
+            err.message
+        );
+    }
+}
+
 fn load(args: &ConfigArgs) -> Result<PipelinePlan, Failure> {
     let registry = default_registry().map_err(|e| Failure::new(exit::CONFIG, e))?;
     PipelinePlan::load(&args.config, &args.set, &registry)

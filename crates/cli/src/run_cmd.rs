@@ -256,14 +256,7 @@ pub fn run(mut args: RunArgs, quiet: bool) -> Result<u8, Failure> {
     let start = Instant::now();
     let summary = stancepipe_runner::run_with(&pipeline, docs, order, |doc| {
         progress.record(!doc.is_ok());
-        if let Some(err) = &doc.error {
-            tracing::warn!(
-                "document {:?} failed in {}: {}",
-                doc.id,
-                err.stage,
-                err.message
-            );
-        }
+        crate::warn_if_failed(doc);
         writer.write(doc)
     })
     .map_err(write_err)?;
