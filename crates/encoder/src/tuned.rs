@@ -18,10 +18,15 @@
 use crate::{malformed, Embed, SentenceEncoder};
 use rust_bert::bert::{BertConfig, BertEmbedding, BertEmbeddings, BertLayer};
 use stancepipe_core::{ModelError, ModelRepo};
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// File name of the fine-tuned top layers in a head directory.
 pub const TOP_FILE: &str = "encoder-top.safetensors";
@@ -87,6 +92,41 @@ impl Bottom {
     }
 }
 
+/// The frozen bottom of `weights` below layer `split`, loaded once per
+/// process while any encoder uses it: the model stages that each bring a
+/// tuned top layer (classify, stance) share one copy of the frozen part.
+fn shared_bottom(
+    weights: &Path,
+    config: &BertConfig,
+    split: usize,
+) -> Result<Arc<Mutex<Bottom>>, ModelError> {
+    type Cache = HashMap<(PathBuf, usize), Weak<Mutex<Bottom>>>;
+    static LOADED: OnceLock<Mutex<Cache>> = OnceLock::new();
+    let mut cache = LOADED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let key = (weights.to_path_buf(), split);
+    if let Some(b) = cache.get(&key).and_then(Weak::upgrade) {
+        return Ok(b);
+    }
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let root = vs.root();
+    let embeddings = BertEmbeddings::new(&root / "embeddings", config);
+    let layers = (0..split)
+        .map(|i| BertLayer::new(&root / "encoder" / "layer" / i, config))
+        .collect();
+    load_into(&mut vs, weights)?;
+    vs.freeze();
+    let b = Arc::new(Mutex::new(Bottom {
+        _vs: vs,
+        embeddings,
+        layers,
+    }));
+    cache.insert(key, Arc::downgrade(&b));
+    Ok(b)
+}
+
 /// Layers `split..n`, trainable.
 struct Top {
     vs: nn::VarStore,
@@ -145,7 +185,9 @@ pub struct TunedEncoder {
     id: String,
     base: Arc<SentenceEncoder>,
     normalize: bool,
-    parts: Mutex<(Bottom, Top)>,
+    /// Shared by every tuned encoder over the same base model and split.
+    bottom: Arc<Mutex<Bottom>>,
+    top: Mutex<Top>,
 }
 
 impl TunedEncoder {
@@ -181,14 +223,7 @@ impl TunedEncoder {
         }
         let weights = repo.file(&["model.safetensors"])?;
         let split = n - layers;
-        let mut bvs = nn::VarStore::new(Device::Cpu);
-        let root = bvs.root();
-        let embeddings = BertEmbeddings::new(&root / "embeddings", &config);
-        let lower = (0..split)
-            .map(|i| BertLayer::new(&root / "encoder" / "layer" / i, &config))
-            .collect();
-        load_into(&mut bvs, &weights)?;
-        bvs.freeze();
+        let bottom = shared_bottom(&weights, &config, split)?;
         let mut tvs = nn::VarStore::new(Device::Cpu);
         let root = tvs.root();
         let upper = (split..n)
@@ -214,22 +249,20 @@ impl TunedEncoder {
             id,
             normalize: base.normalized(),
             base,
-            parts: Mutex::new((
-                Bottom {
-                    _vs: bvs,
-                    embeddings,
-                    layers: lower,
-                },
-                top_part,
-            )),
+            bottom,
+            top: Mutex::new(top_part),
         })
+    }
+
+    /// Whether the two hold the same frozen bottom (one copy in memory).
+    pub fn shares_bottom_with(&self, other: &TunedEncoder) -> bool {
+        Arc::ptr_eq(&self.bottom, &other.bottom)
     }
 
     /// Bottom hidden states of each text, unpadded (`[tokens, dim]`).
     fn bottom_states(&self, texts: &[&str]) -> Result<Vec<Tensor>, String> {
         let (ids, mask) = self.base.tokenize(texts);
-        let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
-        let h = parts.0.forward(&ids, &mask)?;
+        let h = lock(&self.bottom).forward(&ids, &mask)?;
         let lens =
             Vec::<i64>::try_from(&mask.sum_dim_intlist([1i64].as_slice(), false, Kind::Int64))
                 .map_err(|e| e.to_string())?;
@@ -272,11 +305,10 @@ impl Embed for TunedEncoder {
             return Ok(Vec::new());
         }
         let (ids, mask) = self.base.tokenize(texts);
-        let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner());
         let out = tch::no_grad(|| -> Result<Tensor, String> {
-            let h = parts.0.forward(&ids, &mask)?;
+            let h = lock(&self.bottom).forward(&ids, &mask)?;
             Ok(pool(
-                &parts.1.forward_t(&h, &mask, false),
+                &lock(&self.top).forward_t(&h, &mask, false),
                 &mask,
                 self.normalize,
             ))
@@ -397,8 +429,7 @@ impl Tuned {
     /// Writes the tuned top layers ([`TOP_FILE`]) and `head.safetensors`.
     pub fn save(&self, dir: &Path) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let parts = self.encoder.parts.lock().unwrap_or_else(|e| e.into_inner());
-        parts.1.save(&dir.join(TOP_FILE))?;
+        lock(&self.encoder.top).save(&dir.join(TOP_FILE))?;
         let h = dir.join("head.safetensors");
         self.head
             .save(&h)
@@ -459,8 +490,8 @@ pub fn fine_tune(
         .balanced
         .then(|| crate::head::class_weights(&train_c.labels, classes));
     let normalize = encoder.normalize;
-    let parts = encoder.parts.lock().unwrap_or_else(|e| e.into_inner());
-    let top = &parts.1;
+    let top_guard = lock(&encoder.top);
+    let top = &*top_guard;
     let new_opt = |vs: &nn::VarStore, lr: f64| {
         nn::AdamW::default()
             .wd(params.weight_decay)
@@ -527,7 +558,7 @@ pub fn fine_tune(
         best.ok_or_else(|| "no epoch was trained".to_string())?;
     restore(&top.vs, &top_state);
     restore(&head_vs, &head_state);
-    drop(parts);
+    drop(top_guard);
     Ok(Tuned {
         encoder,
         head: head_vs,

@@ -90,6 +90,14 @@ fn tuned_encoder_matches_base_and_roundtrips() {
         assert!(max_abs_diff(&got, &want) < 1e-5, "{layers} layer(s)");
     }
     assert!(TunedEncoder::load(base.clone(), &repo, 7, None).is_err());
+    let a = TunedEncoder::load(base.clone(), &repo, 1, None).unwrap();
+    let b = TunedEncoder::load(base.clone(), &repo, 1, None).unwrap();
+    let c = TunedEncoder::load(base.clone(), &repo, 2, None).unwrap();
+    assert!(
+        a.shares_bottom_with(&b),
+        "one frozen bottom per model and split"
+    );
+    assert!(!a.shares_bottom_with(&c));
 
     let owned: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
     let labels = [1usize, 0, 2, 2];
