@@ -372,12 +372,14 @@ impl Cached {
         batch_size: usize,
         progress: &dyn Fn(usize, usize),
     ) -> Result<Self, String> {
-        let mut order: Vec<usize> = (0..ex.texts.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(ex.texts[i].len()));
+        // The same token-count groups as inference (`length_groups`), so
+        // the cached pass pads as little as the pipeline does.
+        let refs: Vec<&str> = ex.texts.iter().map(String::as_str).collect();
+        let lens = enc.token_lengths(&refs);
         let mut states: Vec<Option<Tensor>> = (0..ex.texts.len()).map(|_| None).collect();
         let mut done = 0;
-        for group in order.chunks(64) {
-            let texts: Vec<&str> = group.iter().map(|&i| ex.texts[i].as_str()).collect();
+        for group in crate::length_groups(&lens, 64) {
+            let texts: Vec<&str> = group.iter().map(|&i| refs[i]).collect();
             for (&i, s) in group.iter().zip(enc.bottom_states(&texts)?) {
                 states[i] = Some(s);
             }
