@@ -99,12 +99,42 @@ struct TrainArgs {
     /// Fine-tune the encoder's top N layers with the head (0: frozen encoder).
     #[arg(long, default_value_t = 0)]
     tune_layers: usize,
+    /// Train rank-R LoRA adapters beside the tuned layers' frozen weights
+    /// instead of the layers themselves (0: train the layers whole).
+    #[arg(long, default_value_t = 0)]
+    lora_rank: usize,
     /// Encoder learning rate when tuning.
     #[arg(long, default_value_t = 5e-5)]
     tune_lr: f64,
     /// Examples per step when tuning.
     #[arg(long, default_value_t = 32)]
     batch: usize,
+    /// `target` only: how the target is shown (repeat or comma-separate to
+    /// train several; the best on dev is kept). Default: all three with a
+    /// frozen encoder, marked-span when tuning (docs/quality.md).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    features: Vec<Features>,
+}
+
+/// How `train target` shows the target (see `TargetFeatures`).
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Features {
+    /// The sentence with the target between `<< >>`.
+    Marked,
+    /// Marked, plus a ±12-word window around the target (two encoder passes).
+    MarkedWindow,
+    /// Marked, its embedding plus the mean of the target's own tokens.
+    MarkedSpan,
+}
+
+impl From<Features> for stancepipe_encoder::TargetFeatures {
+    fn from(f: Features) -> Self {
+        match f {
+            Features::Marked => Self::Marked,
+            Features::MarkedWindow => Self::MarkedWindow,
+            Features::MarkedSpan => Self::MarkedSpan,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -292,6 +322,10 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
             lr_encoder: args.tune_lr,
             lr_head: args.learning_rate.unwrap_or(d.lr_head),
             seed: args.seed,
+            adapt: match args.lora_rank {
+                0 => stancepipe_encoder::Adapt::Full,
+                r => stancepipe_encoder::Adapt::Lora(r),
+            },
             ..d
         })
     };
@@ -307,10 +341,38 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
             " --epochs {} --hidden {} --learning-rate {}",
             p.epochs, p.hidden, p.learning_rate
         )),
-        stancepipe_train::Fit::Tuned(p) => command.push_str(&format!(
-            " --tune-layers {} --epochs {} --batch {} --tune-lr {} --learning-rate {}",
-            p.layers, p.epochs, p.batch, p.lr_encoder, p.lr_head
-        )),
+        stancepipe_train::Fit::Tuned(p) => {
+            command.push_str(&format!(
+                " --tune-layers {} --epochs {} --batch {} --tune-lr {} --learning-rate {}",
+                p.layers, p.epochs, p.batch, p.lr_encoder, p.lr_head
+            ));
+            if let stancepipe_encoder::Adapt::Lora(r) = p.adapt {
+                command.push_str(&format!(" --lora-rank {r}"));
+            }
+        }
+    }
+    let features = match (&fit, args.features.as_slice()) {
+        (_, [_, ..]) => args.features.clone(),
+        (stancepipe_train::Fit::Frozen(_), []) => {
+            vec![
+                Features::Marked,
+                Features::MarkedWindow,
+                Features::MarkedSpan,
+            ]
+        }
+        (stancepipe_train::Fit::Tuned(_), []) => vec![Features::MarkedSpan],
+    };
+    if matches!(args.task, TrainTask::Target) {
+        let names: Vec<String> = features
+            .iter()
+            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_string()))
+            .collect();
+        command.push_str(&format!(" --features {}", names.join(",")));
+    } else if !args.features.is_empty() {
+        return Err(Failure::new(
+            exit::CONFIG,
+            "--features applies to `train target` only",
+        ));
     }
     let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
@@ -343,7 +405,7 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
             &data,
             &out,
             fit,
-            stancepipe_encoder::TargetFeatures::MarkedWindow,
+            &features.iter().map(|&f| f.into()).collect::<Vec<_>>(),
             &command,
             &progress,
         ),

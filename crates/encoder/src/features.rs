@@ -10,9 +10,37 @@ pub enum TargetFeatures {
     /// `Marked`, concatenated with the embedding of a window of
     /// [`WINDOW_WORDS`] words on each side of the (marked) target.
     MarkedWindow,
+    /// `Marked`, its sentence embedding concatenated with the mean of the
+    /// target's own token states (span pooling): one encoder pass, and a
+    /// feature that differs between two targets of the same sentence.
+    /// Needs token states, so it runs through [`crate::TunedEncoder`].
+    MarkedSpan,
+}
+
+impl TargetFeatures {
+    /// How many texts are embedded per target.
+    pub fn texts_per_example(self) -> usize {
+        match self {
+            TargetFeatures::Marked | TargetFeatures::MarkedSpan => 1,
+            TargetFeatures::MarkedWindow => 2,
+        }
+    }
+
+    /// How each text's token states are pooled.
+    pub fn pooling(self) -> crate::tuned::Pooling {
+        match self {
+            TargetFeatures::MarkedSpan => crate::tuned::Pooling::MeanAndTarget,
+            _ => crate::tuned::Pooling::Mean,
+        }
+    }
 }
 
 use stancepipe_core::{Doc, SentenceKind};
+
+/// The markers [`mark`] puts around a target; span pooling finds the
+/// target's tokens between them.
+pub const MARK_OPEN: &str = "<<";
+pub const MARK_CLOSE: &str = ">>";
 
 /// Words kept on each side of a target in its window.
 pub const WINDOW_WORDS: usize = 12;
@@ -21,7 +49,7 @@ pub const WINDOW_WORDS: usize = 12;
 /// char boundaries.
 pub fn mark(text: &str, start: usize, end: usize) -> String {
     format!(
-        "{}<< {} >>{}",
+        "{}{MARK_OPEN} {} {MARK_CLOSE}{}",
         &text[..start],
         &text[start..end],
         &text[end..]
@@ -38,9 +66,11 @@ pub fn window(text: &str, start: usize, end: usize) -> String {
     if !out.is_empty() {
         out.push(' ');
     }
-    out.push_str("<< ");
+    out.push_str(MARK_OPEN);
+    out.push(' ');
     out.push_str(&text[start..end]);
-    out.push_str(" >>");
+    out.push(' ');
+    out.push_str(MARK_CLOSE);
     if !r.is_empty() {
         out.push(' ');
         out.push_str(&r.join(" "));
@@ -82,7 +112,7 @@ pub fn mention_inputs(doc: &Doc, kind: TargetFeatures) -> Vec<MentionInput<'_>> 
 /// The texts to embed for one target example, in feature order.
 pub fn target_texts(kind: TargetFeatures, text: &str, start: usize, end: usize) -> Vec<String> {
     match kind {
-        TargetFeatures::Marked => vec![mark(text, start, end)],
+        TargetFeatures::Marked | TargetFeatures::MarkedSpan => vec![mark(text, start, end)],
         TargetFeatures::MarkedWindow => vec![mark(text, start, end), window(text, start, end)],
     }
 }
@@ -107,10 +137,16 @@ mod tests {
         let s = long.find("Acme").unwrap();
         let w = window(&long, s, s + 4);
         assert_eq!(w.split_whitespace().count(), 2 * WINDOW_WORDS + 3);
-        assert_eq!(
-            target_texts(TargetFeatures::MarkedWindow, t, 10, 19).len(),
-            2
-        );
+        for kind in [
+            TargetFeatures::Marked,
+            TargetFeatures::MarkedWindow,
+            TargetFeatures::MarkedSpan,
+        ] {
+            assert_eq!(
+                target_texts(kind, t, 10, 19).len(),
+                kind.texts_per_example()
+            );
+        }
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub struct Manifest {
     /// the head was trained on the frozen encoder.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub tuned_layers: usize,
+    /// With tuned layers: the rank of the LoRA adapters that were trained
+    /// beside their frozen weights; 0 when the layers were trained whole.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lora_rank: usize,
     /// Everything about how it was made and how it measured (free-form).
     #[serde(default)]
     pub training: serde_json::Value,
@@ -265,6 +269,7 @@ mod tests {
             encoder: "none".into(),
             target_features: None,
             tuned_layers: 0,
+            lora_rank: 0,
             training: serde_json::Value::Null,
         }
     }

@@ -17,13 +17,14 @@
 
 pub mod features;
 pub mod head;
+mod layer;
 pub mod nli;
 pub mod stage;
 pub mod tuned;
 
 pub use features::TargetFeatures;
 pub use head::{Head, Manifest, TrainParams};
-pub use tuned::{TuneParams, TunedEncoder};
+pub use tuned::{Adapt, Pooling, Spec, TuneParams, TunedEncoder};
 
 use rust_bert::pipelines::common::ModelType;
 use rust_bert::pipelines::sentence_embeddings::{

@@ -2,7 +2,7 @@
 //! loading the two from a stage's `encoder` and `head` options, with one
 //! loaded encoder per model directory for the whole process.
 
-use crate::tuned::TOP_FILE;
+use crate::tuned::{Adapt, Pooling, Spec, TOP_FILE};
 use crate::{Embed, Head, SentenceEncoder, TunedEncoder};
 use stancepipe_core::{BuildContext, ModelRepo, ModelSource, OptionError};
 use std::collections::HashMap;
@@ -88,8 +88,11 @@ pub fn load(
             ),
         ));
     }
-    let per_text = head.manifest.input_dim / enc.dim().max(1);
-    if per_text == 0 || per_text * enc.dim() != head.manifest.input_dim {
+    let expected = match head.manifest.target_features {
+        Some(f) => enc.dim() * f.texts_per_example() * f.pooling().width(),
+        None => enc.dim(),
+    };
+    if expected != head.manifest.input_dim {
         return Err(OptionError::new(
             "head",
             format!(
@@ -101,16 +104,31 @@ pub fn load(
             ),
         ));
     }
-    if head.manifest.tuned_layers == 0 {
+    let pooling = head
+        .manifest
+        .target_features
+        .map(|f| f.pooling())
+        .unwrap_or_default();
+    if head.manifest.tuned_layers == 0 && pooling == Pooling::Mean {
         return Ok((enc, head));
     }
+    // Tuned layers, or token states for span pooling (the base model's own
+    // top layer when nothing was tuned).
     let repo = ModelRepo::open(source).map_err(|e| enc_err(e.to_string()))?;
-    let tuned = TunedEncoder::load(
-        enc,
-        &repo,
-        head.manifest.tuned_layers,
-        Some(&dir.join(TOP_FILE)),
-    )
-    .map_err(|e| OptionError::new("head", e.to_string()))?;
+    let (layers, top) = match head.manifest.tuned_layers {
+        0 => (1, None),
+        n => (n, Some(dir.join(TOP_FILE))),
+    };
+    let adapt = match head.manifest.lora_rank {
+        0 => Adapt::Full,
+        r => Adapt::Lora(r),
+    };
+    let spec = Spec {
+        layers,
+        adapt,
+        pooling,
+    };
+    let tuned = TunedEncoder::load(enc, &repo, spec, top.as_deref())
+        .map_err(|e| OptionError::new("head", e.to_string()))?;
     Ok((Arc::new(tuned), head))
 }

@@ -65,14 +65,46 @@ fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// Fine-tunes on `texts` as both train and dev, with a dev score that rises
+/// every epoch so that the last epoch is kept.
+fn tune_on(
+    base: &std::sync::Arc<SentenceEncoder>,
+    repo: &ModelRepo,
+    texts: &[&str],
+    labels: &[usize],
+    params: stancepipe_encoder::TuneParams,
+) -> stancepipe_encoder::tuned::Tuned {
+    let owned: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+    let ex = stancepipe_encoder::tuned::Examples {
+        texts: &owned,
+        labels,
+        per: 1,
+    };
+    let calls = std::cell::Cell::new(0.0);
+    let score = |_: &[usize], _: &[usize]| {
+        calls.set(calls.get() + 1.0);
+        calls.get()
+    };
+    stancepipe_encoder::tuned::fine_tune(
+        base.clone(),
+        repo,
+        3,
+        (&ex, &ex),
+        params,
+        score,
+        &|_, _, _| {},
+    )
+    .unwrap()
+}
+
 /// The split forward pass of `TunedEncoder` (rust-bert's BERT parts, mean
 /// pooling, normalization) is the base encoder's when the top layers are
 /// untouched; fine-tuning changes them, and the saved float16 top layers
 /// load back to (nearly) the same embeddings.
 #[test]
 fn tuned_encoder_matches_base_and_roundtrips() {
-    use stancepipe_encoder::tuned::{fine_tune, Examples, TOP_FILE};
-    use stancepipe_encoder::{TuneParams, TunedEncoder};
+    use stancepipe_encoder::tuned::TOP_FILE;
+    use stancepipe_encoder::{Adapt, Pooling, Spec, TuneParams, TunedEncoder};
     use std::sync::Arc;
 
     let repo = ModelRepo::open(ModelSource::Local(root().join("models/all-MiniLM-L6-v2"))).unwrap();
@@ -84,50 +116,35 @@ fn tuned_encoder_matches_base_and_roundtrips() {
         "short",
     ];
     let want = base.embed(&texts).unwrap();
-    for layers in [1, 2] {
-        let split = TunedEncoder::load(base.clone(), &repo, layers, None).unwrap();
+    // The layers rebuilt in tch (whole, or with untrained LoRA adapters on
+    // every layer) compute what rust-bert's encoder computes.
+    let lora = Spec {
+        layers: 6,
+        adapt: Adapt::Lora(4),
+        pooling: Pooling::Mean,
+    };
+    for spec in [Spec::top(1), Spec::top(2), lora] {
+        let split = TunedEncoder::load(base.clone(), &repo, spec, None).unwrap();
         let got = split.embed(&texts).unwrap();
-        assert!(max_abs_diff(&got, &want) < 1e-5, "{layers} layer(s)");
+        assert!(max_abs_diff(&got, &want) < 1e-5, "{spec:?}");
     }
-    assert!(TunedEncoder::load(base.clone(), &repo, 7, None).is_err());
-    let a = TunedEncoder::load(base.clone(), &repo, 1, None).unwrap();
-    let b = TunedEncoder::load(base.clone(), &repo, 1, None).unwrap();
-    let c = TunedEncoder::load(base.clone(), &repo, 2, None).unwrap();
+    assert!(TunedEncoder::load(base.clone(), &repo, Spec::top(7), None).is_err());
+    let a = TunedEncoder::load(base.clone(), &repo, Spec::top(1), None).unwrap();
+    let b = TunedEncoder::load(base.clone(), &repo, Spec::top(1), None).unwrap();
+    let c = TunedEncoder::load(base.clone(), &repo, Spec::top(2), None).unwrap();
     assert!(
         a.shares_bottom_with(&b),
         "one frozen bottom per model and split"
     );
     assert!(!a.shares_bottom_with(&c));
 
-    let owned: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
-    let labels = [1usize, 0, 2, 2];
-    let ex = Examples {
-        texts: &owned,
-        labels: &labels,
-        per: 1,
-    };
     let params = TuneParams {
         epochs: 1,
         batch: 2,
         lr_encoder: 1e-3,
         ..Default::default()
     };
-    // A dev score that rises every epoch, so the last epoch is kept.
-    let calls = std::cell::Cell::new(0.0);
-    let score = |_: &[usize], _: &[usize]| {
-        calls.set(calls.get() + 1.0);
-        calls.get()
-    };
-    let tuned = fine_tune(
-        base.clone(),
-        &repo,
-        3,
-        (&ex, &ex),
-        params,
-        score,
-        &|_, _, _| {},
-    )
-    .unwrap();
+    let tuned = tune_on(&base, &repo, &texts, &[1, 0, 2, 2], params);
     assert_eq!(
         tuned.history,
         vec![1.0, 2.0],
@@ -137,8 +154,13 @@ fn tuned_encoder_matches_base_and_roundtrips() {
     let tuned_emb = tuned.encoder.embed(&texts).unwrap();
     let dir = tempfile::tempdir().unwrap();
     tuned.save(dir.path()).unwrap();
-    let loaded =
-        TunedEncoder::load(base.clone(), &repo, 1, Some(&dir.path().join(TOP_FILE))).unwrap();
+    let loaded = TunedEncoder::load(
+        base.clone(),
+        &repo,
+        Spec::top(1),
+        Some(&dir.path().join(TOP_FILE)),
+    )
+    .unwrap();
     let reloaded = loaded.embed(&texts).unwrap();
     assert!(
         max_abs_diff(&reloaded, &tuned_emb) < 2e-3,
@@ -150,4 +172,122 @@ fn tuned_encoder_matches_base_and_roundtrips() {
     );
     let size = std::fs::metadata(dir.path().join(TOP_FILE)).unwrap().len();
     assert!(size < 5_000_000, "one layer in float16 is {size} bytes");
+}
+
+/// LoRA on every layer: only the adapters train and are saved (a small
+/// file), and they load back to the trained embeddings.
+#[test]
+fn lora_adapters_train_save_and_reload() {
+    use stancepipe_encoder::tuned::TOP_FILE;
+    use stancepipe_encoder::{Adapt, TuneParams, TunedEncoder};
+    use std::sync::Arc;
+
+    let repo = ModelRepo::open(ModelSource::Local(root().join("models/all-MiniLM-L6-v2"))).unwrap();
+    let base = Arc::new(SentenceEncoder::load(&repo, tch::Device::Cpu).unwrap());
+    let texts = [
+        "<< Acme >> fell.",
+        "<< Beta >> rose sharply.",
+        "Gamma was flat.",
+    ];
+    let want = base.embed(&texts).unwrap();
+    let params = TuneParams {
+        layers: 6,
+        adapt: Adapt::Lora(4),
+        epochs: 1,
+        batch: 3,
+        lr_encoder: 1e-2,
+        ..Default::default()
+    };
+    let tuned = tune_on(&base, &repo, &texts, &[1, 0, 2], params);
+    assert_eq!(tuned.epoch, 1);
+    let trained = tuned.encoder.embed(&texts).unwrap();
+    assert!(
+        max_abs_diff(&trained, &want) > 1e-4,
+        "the adapters changed the encoder"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    tuned.save(dir.path()).unwrap();
+    let size = std::fs::metadata(dir.path().join(TOP_FILE)).unwrap().len();
+    assert!(
+        size < 1_000_000,
+        "rank-4 adapters on 6 layers: {size} bytes"
+    );
+    let names = tch::Tensor::read_safetensors(dir.path().join(TOP_FILE)).unwrap();
+    assert_eq!(names.len(), 6 * 6 * 2, "A and B for six maps in six layers");
+    assert!(names.iter().all(|(n, _)| n.contains("lora_")));
+    let reloaded = TunedEncoder::load(
+        base.clone(),
+        &repo,
+        params.spec(),
+        Some(&dir.path().join(TOP_FILE)),
+    )
+    .unwrap()
+    .embed(&texts)
+    .unwrap();
+    assert!(
+        max_abs_diff(&reloaded, &trained) < 2e-3,
+        "float16 round trip"
+    );
+}
+
+/// Span pooling (target features `marked-span`): the sentence embedding,
+/// then the normalized mean of the marked target's own tokens.
+#[test]
+fn span_pooling_adds_the_target_tokens_mean() {
+    use stancepipe_encoder::{features, Pooling, Spec, TuneParams, TunedEncoder};
+    use std::sync::Arc;
+
+    let repo = ModelRepo::open(ModelSource::Local(root().join("models/all-MiniLM-L6-v2"))).unwrap();
+    let base = Arc::new(SentenceEncoder::load(&repo, tch::Device::Cpu).unwrap());
+    let span = TunedEncoder::load(
+        base.clone(),
+        &repo,
+        Spec {
+            pooling: Pooling::MeanAndTarget,
+            ..Spec::top(1)
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(span.dim(), 2 * base.dim());
+    let text = "Unlike Alipay, WeChat kept its focus and grew.";
+    let at = |w: &str| {
+        let s = text.find(w).unwrap();
+        features::mark(text, s, s + w.len())
+    };
+    let (a, w) = (at("Alipay"), at("WeChat"));
+    let texts = [a.as_str(), w.as_str(), text];
+    let got = span.embed(&texts).unwrap();
+    let want = base.embed(&texts).unwrap();
+    let d = base.dim();
+    for (g, e) in got.iter().zip(&want) {
+        let diff = g[..d]
+            .iter()
+            .zip(e)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(diff < 1e-5, "the first half is the sentence embedding");
+    }
+    let dist = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(a, b)| (a - b).powi(2)).sum::<f32>();
+    assert!(
+        dist(&got[0][d..], &got[1][d..]) > 10.0 * dist(&got[0][..d], &got[1][..d]),
+        "the two targets of one sentence differ mostly in their span half"
+    );
+    // No markers: the span half falls back to every token.
+    let diff = got[2][..d]
+        .iter()
+        .zip(&got[2][d..])
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    assert!(diff < 1e-6);
+
+    // Fine-tuning with span pooling trains on the same features.
+    let params = TuneParams {
+        epochs: 1,
+        batch: 2,
+        pooling: Pooling::MeanAndTarget,
+        ..Default::default()
+    };
+    let tuned = tune_on(&base, &repo, &texts, &[1, 0, 2], params);
+    assert_eq!(tuned.encoder.embed(&texts).unwrap()[0].len(), 2 * d);
 }

@@ -187,10 +187,7 @@ impl Stage for TargetSentiment {
                 });
             }
         }
-        let per = match self.kind {
-            TargetFeatures::Marked => 1,
-            TargetFeatures::MarkedWindow => 2,
-        };
+        let per = self.kind.texts_per_example();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let embedded = self
             .encoder

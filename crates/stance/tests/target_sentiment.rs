@@ -95,8 +95,8 @@ fn head_of_the_wrong_task_is_rejected() {
     assert!(e.message.contains("target-sentiment"), "{}", e.message);
 }
 
-/// The committed target head was trained with the encoder's top layer
-/// fine-tuned: validation requires the tuned layer's file, and names it.
+/// The committed target head was trained with tuned encoder layers (LoRA
+/// adapters on all six): validation requires their file, and names it.
 #[test]
 fn tuned_head_without_its_layers_is_rejected_at_validation() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -104,7 +104,7 @@ fn tuned_head_without_its_layers_is_rejected_at_validation() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(committed.join("manifest.json")).unwrap())
             .unwrap();
-    assert_eq!(manifest["tuned_layers"], 1);
+    assert!(manifest["tuned_layers"].as_u64().unwrap() > 0);
     let dir = std::env::temp_dir().join(format!("stancepipe-tuned-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for f in ["manifest.json", "head.safetensors"] {

@@ -1,12 +1,13 @@
-//! `stancepipe train`: the classifier heads of the model stages, trained on
-//! frozen sentence embeddings (all-MiniLM-L6-v2) with libtorch autograd.
+//! `stancepipe train`: the classifier heads of the model stages, trained with
+//! libtorch autograd on all-MiniLM-L6-v2 features: on the frozen encoder, or
+//! together with its top layers (whole, or LoRA adapters beside them).
 //!
 //! - `sentiment`: sentence sentiment (positive / negative / neutral) on
 //!   Financial PhraseBank `Sentences_50Agree.txt`; used by `classify/embedding-head`.
 //! - `target`: the sentiment toward one marked entity, on FinEntity plus
-//!   NewsMTSC `train.jsonl`; used by `stance/target-sentiment`. Both ways of
-//!   showing the target ([`TargetFeatures`]) are trained and the better one on
-//!   dev is kept.
+//!   NewsMTSC `train.jsonl`; used by `stance/target-sentiment`. Each of the
+//!   requested ways of showing the target ([`TargetFeatures`]) is trained and
+//!   the best on dev is kept.
 //!
 //! Splits follow `../shared/data/README.md` (index % 10: 9 test, 8 dev).
 //! Heads are selected on dev only; test figures are reported, next to a
@@ -18,8 +19,8 @@ use stancepipe_core::labels;
 use stancepipe_core::ModelRepo;
 use stancepipe_encoder::tuned::{fine_tune, Examples, TOP_FILE};
 use stancepipe_encoder::{
-    features, Embed, Head, Manifest, SentenceEncoder, TargetFeatures, TrainParams, TuneParams,
-    TunedEncoder,
+    features, Adapt, Embed, Head, Manifest, Pooling, SentenceEncoder, Spec, TargetFeatures,
+    TrainParams, TuneParams, TunedEncoder,
 };
 use stancepipe_eval::datasets::{self, LabeledText, Split, TargetExample};
 use stancepipe_eval::ClassReport;
@@ -89,11 +90,18 @@ impl Fit {
                 "epochs": p.epochs, "learning_rate": p.learning_rate, "weight_decay": p.weight_decay,
                 "hidden": p.hidden, "balanced": p.balanced, "seed": p.seed}),
             Fit::Tuned(p) => {
-                json!({"method": format!("top {} encoder layer(s) fine-tuned with a linear head", p.layers),
-                "tuned_layers": p.layers, "epochs": p.epochs, "batch": p.batch,
+                let what = match p.adapt {
+                    Adapt::Full => format!("top {} encoder layer(s) fine-tuned", p.layers),
+                    Adapt::Lora(r) => format!(
+                        "rank-{r} LoRA adapters on the top {} encoder layer(s) trained",
+                        p.layers
+                    ),
+                };
+                json!({"method": format!("{what} with a linear head"),
+                "tuned_layers": p.layers, "lora_rank": match p.adapt { Adapt::Full => 0, Adapt::Lora(r) => r }, "epochs": p.epochs, "batch": p.batch,
                 "lr_encoder": p.lr_encoder, "lr_head": p.lr_head, "weight_decay": p.weight_decay,
                 "balanced": p.balanced, "seed": p.seed,
-                "note": "epoch 0 trains the head alone; the best epoch on dev is kept; top layers stored as float16"})
+                "note": "epoch 0 trains the head alone; the best epoch on dev is kept; trained variables stored as float16"})
             }
         }
     }
@@ -113,11 +121,12 @@ fn fit_tuned(
     manifest: Manifest,
     train: (&[String], &[usize]),
     dev: (&[String], &[usize]),
-    per: usize,
     params: TuneParams,
     out: &Path,
     progress: Progress,
 ) -> Result<Fitted, String> {
+    let (per, pooling) = shape(&manifest);
+    let params = TuneParams { pooling, ..params };
     let tr = Examples {
         texts: train.0,
         labels: train.1,
@@ -140,9 +149,13 @@ fn fit_tuned(
     )?;
     tuned.save(out)?;
     let mut m = manifest;
-    m.input_dim = enc.base.dim() * per;
+    m.input_dim = enc.base.dim() * per * params.pooling.width();
     m.hidden = 0;
     m.tuned_layers = params.layers;
+    m.lora_rank = match params.adapt {
+        Adapt::Full => 0,
+        Adapt::Lora(r) => r,
+    };
     std::fs::write(
         out.join("manifest.json"),
         serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?,
@@ -152,7 +165,7 @@ fn fit_tuned(
     let encoder = TunedEncoder::load(
         enc.base.clone(),
         enc.repo,
-        params.layers,
+        params.spec(),
         Some(&out.join(TOP_FILE)),
     )
     .map_err(|e| e.to_string())?;
@@ -219,6 +232,16 @@ fn score_set(
     })
 }
 
+/// The result of removing `path`, where a path that was not there is fine.
+fn removed(result: std::io::Result<()>, path: &Path) -> Result<(), String> {
+    match result {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("{}: {e}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Where the data sets are, below `../shared/data`.
 pub struct DataDir(pub PathBuf);
 
@@ -236,33 +259,58 @@ impl DataDir {
     }
 }
 
-/// Trains a head on `train` texts (`per` texts per example) by `fit`.
-#[allow(clippy::too_many_arguments)]
+/// Texts per example and their pooling, from the manifest's target
+/// features (one text, mean pooling for sentence heads).
+fn shape(manifest: &Manifest) -> (usize, Pooling) {
+    manifest
+        .target_features
+        .map_or((1, Pooling::Mean), |f| (f.texts_per_example(), f.pooling()))
+}
+
+/// Trains a head on `train` texts (shown as the manifest's target features
+/// say) by `fit`.
 fn fit_head(
     enc: &Encoder,
     manifest: Manifest,
     train: (&[String], &[usize]),
     dev: (&[String], &[usize]),
-    per: usize,
     fit: Fit,
     out: &Path,
     progress: Progress,
 ) -> Result<Fitted, String> {
     match fit {
-        Fit::Tuned(p) => fit_tuned(enc, manifest, train, dev, per, p, out, progress),
+        Fit::Tuned(p) => fit_tuned(enc, manifest, train, dev, p, out, progress),
         Fit::Frozen(p) => {
             // A frozen-encoder head uses no tuned layers; drop stale ones.
-            let _ = std::fs::remove_file(out.join(TOP_FILE));
+            let stale = out.join(TOP_FILE);
+            removed(std::fs::remove_file(&stale), &stale)?;
+            let (per, pooling) = shape(&manifest);
+            // Span pooling needs token states: the base model's own top
+            // layer, run through the tuned encoder's split forward pass.
+            let embedder: Arc<dyn Embed> = match pooling {
+                Pooling::Mean => enc.base.clone(),
+                Pooling::MeanAndTarget => Arc::new(
+                    TunedEncoder::load(
+                        enc.base.clone(),
+                        enc.repo,
+                        Spec {
+                            pooling,
+                            ..Spec::top(1)
+                        },
+                        None,
+                    )
+                    .map_err(|e| e.to_string())?,
+                ),
+            };
             let rows = |texts: &[String], what: &str| -> Result<Vec<Vec<f32>>, String> {
-                let e = embed(enc.base.as_ref(), texts, what, progress)?;
+                let e = embed(embedder.as_ref(), texts, what, progress)?;
                 Ok(e.chunks(per.max(1)).map(|c| c.concat()).collect())
             };
             let x_train = rows(train.0, "embed train")?;
             let x_dev = rows(dev.0, "embed dev")?;
             let (head, epoch, dev_f1) =
                 Head::train(manifest, &x_train, train.1, (&x_dev, dev.1), p, macro_f1);
-            let base: Arc<dyn Embed> = enc.base.clone();
-            Ok((head, base, epoch, dev_f1, Vec::new()))
+            Ok((head, embedder, epoch, dev_f1, Vec::new()))
         }
     }
 }
@@ -310,6 +358,7 @@ pub fn train_sentiment(
         encoder: enc.base.id().to_string(),
         target_features: None,
         tuned_layers: 0,
+        lora_rank: 0,
         training: serde_json::Value::Null,
     };
     let (mut head, embedder, epoch, dev_f1, history) = fit_head(
@@ -317,7 +366,6 @@ pub fn train_sentiment(
         manifest,
         (&texts(&train), &y_train),
         (&texts(&dev), &y_dev),
-        1,
         fit,
         out,
         progress,
@@ -369,20 +417,16 @@ fn target_inputs(v: &[TargetExample], kind: TargetFeatures) -> (Vec<String>, Vec
     (texts, v.iter().map(|e| label_index(&e.label)).collect())
 }
 
-fn texts_per_example(kind: TargetFeatures) -> usize {
-    features::target_texts(kind, "x", 0, 1).len()
-}
-
 /// Trains the target sentiment head; writes it to `out`; returns its
-/// manifest. With a frozen encoder both feature kinds are trained and the
-/// better on dev is kept; fine-tuning uses `tuned_features` (the frozen
-/// runs' choice, to keep the run short).
+/// manifest. A head is trained for each of `candidates` (ways of showing
+/// the target), each in its own folder below `out/candidates/`, and the
+/// best on dev is kept: its files are moved up into `out`.
 pub fn train_target(
     enc: &Encoder,
     data: &DataDir,
     out: &Path,
     fit: Fit,
-    tuned_features: TargetFeatures,
+    candidates: &[TargetFeatures],
     command: &str,
     progress: Progress,
 ) -> Result<Manifest, String> {
@@ -416,15 +460,14 @@ pub fn train_target(
         encoder: enc.base.id().to_string(),
         target_features: Some(kind),
         tuned_layers: 0,
+        lora_rank: 0,
         training: serde_json::Value::Null,
-    };
-    let candidates: Vec<TargetFeatures> = match fit {
-        Fit::Frozen(_) => vec![TargetFeatures::Marked, TargetFeatures::MarkedWindow],
-        Fit::Tuned(_) => vec![tuned_features],
     };
     let mut per_kind = serde_json::Map::new();
     let mut best: Option<(Fitted, TargetFeatures)> = None;
-    for kind in candidates {
+    let scratch = out.join("candidates");
+    let folder = |kind: TargetFeatures| scratch.join(json!(kind).as_str().unwrap_or("?"));
+    for &kind in candidates {
         let (x_train, y_train) = target_inputs(&train, kind);
         let (x_dev, y_dev) = target_inputs(&dev, kind);
         let fitted = fit_head(
@@ -432,9 +475,8 @@ pub fn train_target(
             manifest(kind),
             (&x_train, &y_train),
             (&x_dev, &y_dev),
-            texts_per_example(kind),
             fit,
-            out,
+            &folder(kind),
             progress,
         )?;
         per_kind.insert(
@@ -447,6 +489,15 @@ pub fn train_target(
     }
     let ((mut head, embedder, epoch, dev_f1, history), kind) =
         best.ok_or_else(|| "no target features to train".to_string())?;
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let top = out.join(TOP_FILE);
+    match fit {
+        Fit::Tuned(_) => std::fs::copy(folder(kind).join(TOP_FILE), &top)
+            .map(|_| ())
+            .map_err(|e| format!("{}: {e}", top.display()))?,
+        Fit::Frozen(_) => removed(std::fs::remove_file(&top), &top)?,
+    }
+    removed(std::fs::remove_dir_all(&scratch), &scratch)?;
 
     let lex = Lexicon::builtin();
     let maj = majority(&target_inputs(&train, kind).1);
@@ -457,7 +508,7 @@ pub fn train_target(
             &head,
             embedder.as_ref(),
             &x,
-            texts_per_example(kind),
+            kind.texts_per_example(),
             &format!("embed {name}"),
             progress,
         )?;

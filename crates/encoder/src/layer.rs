@@ -1,0 +1,167 @@
+//! One BERT transformer layer written out with tch, so that fine-tuning can
+//! choose what trains: every weight of the layer, or only low-rank adapters
+//! (LoRA, Hu et al. 2021) beside its frozen weights.
+//!
+//! rust-bert's `BertLayer` keeps its linear maps private, so adapters cannot
+//! be attached to it. This is the same computation (post-LayerNorm
+//! attention and feed-forward blocks, exact GELU, rust-bert's additive mask)
+//! under the same variable names as Hugging Face checkpoints, so the base
+//! model's safetensors load into it as they are; a test checks it against
+//! the base encoder.
+
+use rust_bert::bert::BertConfig;
+use tch::nn::{self, Init};
+use tch::{Kind, Tensor};
+
+/// What trains in a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapt {
+    /// Every weight and bias, LayerNorms included.
+    Full,
+    /// Only a rank-`r` update `B A` (scaled by `2 / r`, i.e. LoRA alpha = 2r)
+    /// beside each of the six linear maps; the layer's own weights stay
+    /// the base model's. `B` starts at zero, so an untrained adapter
+    /// changes nothing.
+    Lora(usize),
+}
+
+/// `x W^T + b`, plus `scale * x A^T B^T` with LoRA.
+struct Linear {
+    weight: Tensor,
+    bias: Tensor,
+    lora: Option<(Tensor, Tensor, f64)>,
+}
+
+/// A weight of the base model: trainable only when the whole layer is.
+fn base_var(p: &nn::Path, name: &str, dims: &[i64], adapt: Adapt) -> Tensor {
+    match adapt {
+        Adapt::Full => p.var(name, dims, Init::Const(0.0)),
+        Adapt::Lora(_) => p.zeros_no_train(name, dims),
+    }
+}
+
+impl Linear {
+    fn new(p: nn::Path, inputs: i64, outputs: i64, adapt: Adapt) -> Self {
+        let lora = match adapt {
+            Adapt::Full => None,
+            Adapt::Lora(r) => {
+                let r = r as i64;
+                let a = p.var(
+                    "lora_a",
+                    &[r, inputs],
+                    Init::Randn {
+                        mean: 0.0,
+                        stdev: 1.0 / (inputs as f64).sqrt(),
+                    },
+                );
+                let b = p.var("lora_b", &[outputs, r], Init::Const(0.0));
+                Some((a, b, 2.0))
+            }
+        };
+        Linear {
+            weight: base_var(&p, "weight", &[outputs, inputs], adapt),
+            bias: base_var(&p, "bias", &[outputs], adapt),
+            lora,
+        }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let y = x.linear(&self.weight, Some(&self.bias));
+        match &self.lora {
+            None => y,
+            Some((a, b, scale)) => y + x.matmul(&a.tr()).matmul(&b.tr()) * *scale,
+        }
+    }
+}
+
+struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    fn new(p: nn::Path, dim: i64, eps: f64, adapt: Adapt) -> Self {
+        LayerNorm {
+            weight: base_var(&p, "weight", &[dim], adapt),
+            bias: base_var(&p, "bias", &[dim], adapt),
+            eps,
+        }
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.layer_norm(
+            [*x.size().last().unwrap_or(&0)],
+            Some(&self.weight),
+            Some(&self.bias),
+            self.eps,
+            false,
+        )
+    }
+}
+
+/// One encoder layer (`encoder.layer.<i>` in a checkpoint).
+pub struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attn_out: Linear,
+    attn_norm: LayerNorm,
+    intermediate: Linear,
+    out: Linear,
+    out_norm: LayerNorm,
+    heads: i64,
+    dropout: f64,
+    attn_dropout: f64,
+}
+
+impl Layer {
+    /// Variables under `p` (`.../encoder/layer/<i>`), to be filled by
+    /// loading the base weights.
+    pub fn new(p: nn::Path, config: &BertConfig, adapt: Adapt) -> Self {
+        let d = config.hidden_size;
+        let inner = config.intermediate_size;
+        // rust-bert fixes BERT's LayerNorm epsilon at 1e-12 (as MiniLM's config says).
+        let eps = 1e-12;
+        let att = &p / "attention";
+        Layer {
+            query: Linear::new(&att / "self" / "query", d, d, adapt),
+            key: Linear::new(&att / "self" / "key", d, d, adapt),
+            value: Linear::new(&att / "self" / "value", d, d, adapt),
+            attn_out: Linear::new(&att / "output" / "dense", d, d, adapt),
+            attn_norm: LayerNorm::new(&att / "output" / "LayerNorm", d, eps, adapt),
+            intermediate: Linear::new(&p / "intermediate" / "dense", d, inner, adapt),
+            out: Linear::new(&p / "output" / "dense", inner, d, adapt),
+            out_norm: LayerNorm::new(&p / "output" / "LayerNorm", d, eps, adapt),
+            heads: config.num_attention_heads,
+            dropout: config.hidden_dropout_prob,
+            attn_dropout: config.attention_probs_dropout_prob,
+        }
+    }
+
+    /// `hidden` is `[batch, tokens, dim]`; `mask` the additive attention
+    /// mask (`[batch, 1, 1, tokens]`: 0 for tokens, -10000 for padding).
+    pub fn forward_t(&self, hidden: &Tensor, mask: &Tensor, train: bool) -> Tensor {
+        let (b, t, d) = hidden.size3().unwrap_or((0, 0, 0));
+        let head_dim = d / self.heads;
+        let split = |x: Tensor| x.view([b, t, self.heads, head_dim]).transpose(1, 2);
+        let q = split(self.query.forward(hidden));
+        let k = split(self.key.forward(hidden));
+        let v = split(self.value.forward(hidden));
+        let scores = q.matmul(&k.transpose(-1, -2)) / (head_dim as f64).sqrt() + mask;
+        let probs = scores
+            .softmax(-1, Kind::Float)
+            .dropout(self.attn_dropout, train);
+        let context = probs
+            .matmul(&v)
+            .transpose(1, 2)
+            .contiguous()
+            .view([b, t, d]);
+        let attended = self
+            .attn_norm
+            .forward(&(self.attn_out.forward(&context).dropout(self.dropout, train) + hidden));
+        let inner = self.intermediate.forward(&attended).gelu("none");
+        self.out_norm
+            .forward(&(self.out.forward(&inner).dropout(self.dropout, train) + attended))
+    }
+}
