@@ -11,8 +11,10 @@ crates/runner/benches/pipeline.rs; scripts/bench/compare_pipeline.sh runs both.
 pipeline batch: {"sentences": [...], "targets": [...]}). Per pipeline batch,
 as the Rust stages do: encode the sentences (batch_size 64, longest first,
 as sentence-transformers does), apply the sentiment head (linear + softmax);
-encode the target texts, join each mention's pair of embeddings, apply the
-target head. One warm-up batch (the first line) is not timed. Prints one
+encode the target texts, join each mention's embeddings (see HeadModel for
+span pooling), apply the target head. The tuned layers (top layer or LoRA
+adapters) are not applied: they do the same FLOPs as the base layers they
+stand beside, within a few percent for LoRA. One warm-up batch (the first line) is not timed. Prints one
 JSON line.
 """
 
@@ -40,9 +42,16 @@ class HeadModel:
     def __init__(self, path):
         w = load_file(str(path / "head.safetensors"))
         self.w, self.b = w["out.weight"], w["out.bias"]
-        self.per_text = self.w.shape[1] // 384
+        manifest = json.loads((path / "manifest.json").read_text())
+        # marked-span: one text per mention, whose features are its sentence
+        # embedding and the mean of the target's token states. The masked
+        # mean costs a few hundred FLOPs per token, nothing beside the
+        # encoder, so it is stood in for by the sentence embedding again.
+        self.span = manifest.get("target_features") == "marked-span"
 
     def __call__(self, emb):
+        if self.span:
+            emb = torch.cat([emb, emb], dim=-1)
         x = emb.reshape(-1, self.w.shape[1])
         return torch.softmax(x @ self.w.T + self.b, dim=-1)
 

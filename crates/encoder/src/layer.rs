@@ -10,6 +10,7 @@
 //! the base encoder.
 
 use rust_bert::bert::BertConfig;
+use std::collections::HashMap;
 use tch::nn::{self, Init};
 use tch::{Kind, Tensor};
 
@@ -32,16 +33,51 @@ struct Linear {
     lora: Option<(Tensor, Tensor, f64)>,
 }
 
-/// A weight of the base model: trainable only when the whole layer is.
-fn base_var(p: &nn::Path, name: &str, dims: &[i64], adapt: Adapt) -> Tensor {
-    match adapt {
-        Adapt::Full => p.var(name, dims, Init::Const(0.0)),
-        Adapt::Lora(_) => p.zeros_no_train(name, dims),
+/// Where a layer's weights come from: with [`Adapt::Full`], new trainable
+/// variables under `path` (filled by loading the checkpoint afterwards);
+/// with LoRA, the shared frozen base weights, by checkpoint name.
+struct Source<'a> {
+    path: nn::Path<'a>,
+    name: String,
+    adapt: Adapt,
+    frozen: &'a HashMap<String, Tensor>,
+}
+
+impl<'a> Source<'a> {
+    fn sub(&self, part: &str) -> Source<'a> {
+        let mut path = self.path.clone();
+        for c in part.split('.') {
+            path = &path / c;
+        }
+        Source {
+            path,
+            name: format!("{}.{part}", self.name),
+            adapt: self.adapt,
+            frozen: self.frozen,
+        }
+    }
+
+    fn weight(&self, leaf: &str, dims: &[i64]) -> Result<Tensor, String> {
+        match self.adapt {
+            Adapt::Full => Ok(self.path.var(leaf, dims, Init::Const(0.0))),
+            Adapt::Lora(_) => {
+                let name = format!("{}.{leaf}", self.name);
+                let t = self
+                    .frozen
+                    .get(&name)
+                    .ok_or_else(|| format!("the base model has no {name}"))?;
+                if t.size() != dims {
+                    return Err(format!("{name} is {:?}, expected {dims:?}", t.size()));
+                }
+                Ok(t.shallow_clone())
+            }
+        }
     }
 }
 
 impl Linear {
-    fn new(p: nn::Path, inputs: i64, outputs: i64, adapt: Adapt) -> Self {
+    fn new(src: Source, inputs: i64, outputs: i64) -> Result<Self, String> {
+        let (p, adapt) = (&src.path, src.adapt);
         let lora = match adapt {
             Adapt::Full => None,
             Adapt::Lora(r) => {
@@ -58,11 +94,11 @@ impl Linear {
                 Some((a, b, 2.0))
             }
         };
-        Linear {
-            weight: base_var(&p, "weight", &[outputs, inputs], adapt),
-            bias: base_var(&p, "bias", &[outputs], adapt),
+        Ok(Linear {
+            weight: src.weight("weight", &[outputs, inputs])?,
+            bias: src.weight("bias", &[outputs])?,
             lora,
-        }
+        })
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
@@ -81,12 +117,12 @@ struct LayerNorm {
 }
 
 impl LayerNorm {
-    fn new(p: nn::Path, dim: i64, eps: f64, adapt: Adapt) -> Self {
-        LayerNorm {
-            weight: base_var(&p, "weight", &[dim], adapt),
-            bias: base_var(&p, "bias", &[dim], adapt),
+    fn new(src: Source, dim: i64, eps: f64) -> Result<Self, String> {
+        Ok(LayerNorm {
+            weight: src.weight("weight", &[dim])?,
+            bias: src.weight("bias", &[dim])?,
             eps,
-        }
+        })
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
@@ -116,27 +152,39 @@ pub struct Layer {
 }
 
 impl Layer {
-    /// Variables under `p` (`.../encoder/layer/<i>`), to be filled by
-    /// loading the base weights.
-    pub fn new(p: nn::Path, config: &BertConfig, adapt: Adapt) -> Self {
+    /// The layer checkpoint-named `name` (`encoder.layer.<i>`), its
+    /// variables under `path`: whole-layer variables to be filled by loading
+    /// the checkpoint, or adapters beside `frozen`'s weights of that name.
+    pub fn new(
+        path: nn::Path,
+        name: &str,
+        config: &BertConfig,
+        adapt: Adapt,
+        frozen: &HashMap<String, Tensor>,
+    ) -> Result<Self, String> {
         let d = config.hidden_size;
         let inner = config.intermediate_size;
         // rust-bert fixes BERT's LayerNorm epsilon at 1e-12 (as MiniLM's config says).
         let eps = 1e-12;
-        let att = &p / "attention";
-        Layer {
-            query: Linear::new(&att / "self" / "query", d, d, adapt),
-            key: Linear::new(&att / "self" / "key", d, d, adapt),
-            value: Linear::new(&att / "self" / "value", d, d, adapt),
-            attn_out: Linear::new(&att / "output" / "dense", d, d, adapt),
-            attn_norm: LayerNorm::new(&att / "output" / "LayerNorm", d, eps, adapt),
-            intermediate: Linear::new(&p / "intermediate" / "dense", d, inner, adapt),
-            out: Linear::new(&p / "output" / "dense", inner, d, adapt),
-            out_norm: LayerNorm::new(&p / "output" / "LayerNorm", d, eps, adapt),
+        let src = Source {
+            path,
+            name: name.to_string(),
+            adapt,
+            frozen,
+        };
+        Ok(Layer {
+            query: Linear::new(src.sub("attention.self.query"), d, d)?,
+            key: Linear::new(src.sub("attention.self.key"), d, d)?,
+            value: Linear::new(src.sub("attention.self.value"), d, d)?,
+            attn_out: Linear::new(src.sub("attention.output.dense"), d, d)?,
+            attn_norm: LayerNorm::new(src.sub("attention.output.LayerNorm"), d, eps)?,
+            intermediate: Linear::new(src.sub("intermediate.dense"), d, inner)?,
+            out: Linear::new(src.sub("output.dense"), inner, d)?,
+            out_norm: LayerNorm::new(src.sub("output.LayerNorm"), d, eps)?,
             heads: config.num_attention_heads,
             dropout: config.hidden_dropout_prob,
             attn_dropout: config.attention_probs_dropout_prob,
-        }
+        })
     }
 
     /// `hidden` is `[batch, tokens, dim]`; `mask` the additive attention

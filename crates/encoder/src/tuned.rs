@@ -152,61 +152,67 @@ fn load_into(vs: &mut nn::VarStore, weights: &Path) -> Result<(), ModelError> {
         .map_err(|e| malformed(weights, e))
 }
 
-/// Embeddings and layers `0..split`, frozen.
+/// The base model's embeddings and every layer, frozen: one copy per
+/// process and weights file while any tuned encoder uses it. Each encoder
+/// runs the layers below its split; LoRA layers borrow their frozen
+/// weights from here too, so adapters cost only their own variables.
 struct Bottom {
-    _vs: nn::VarStore,
+    vs: nn::VarStore,
     embeddings: BertEmbeddings,
     layers: Vec<BertLayer>,
 }
 
 impl Bottom {
-    fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor, String> {
+    /// Hidden states after the embeddings and layers `0..split`.
+    fn forward(&self, ids: &Tensor, mask: &Tensor, split: usize) -> Result<Tensor, String> {
         tch::no_grad(|| {
             let ext = extended_mask(mask);
             let mut h = self
                 .embeddings
                 .forward_t(Some(ids), None, None, None, false)
                 .map_err(|e| e.to_string())?;
-            for l in &self.layers {
+            for l in &self.layers[..split.min(self.layers.len())] {
                 h = l.forward_t(&h, Some(&ext), None, None, false).hidden_state;
             }
             Ok(h)
         })
     }
+
+    /// The frozen variables by checkpoint name, sharing storage.
+    fn weights(&self) -> HashMap<String, Tensor> {
+        self.vs
+            .variables()
+            .into_iter()
+            .map(|(k, v)| (k, v.shallow_clone()))
+            .collect()
+    }
 }
 
-/// The frozen bottom of `weights` below layer `split`, loaded once per
-/// process while any encoder uses it: the model stages that each bring a
-/// tuned top layer (classify, stance) share one copy of the frozen part.
-fn shared_bottom(
-    weights: &Path,
-    config: &BertConfig,
-    split: usize,
-) -> Result<Arc<Mutex<Bottom>>, ModelError> {
-    type Cache = HashMap<(PathBuf, usize), Weak<Mutex<Bottom>>>;
+/// The frozen base model of `weights` (see [`Bottom`]).
+fn shared_bottom(weights: &Path, config: &BertConfig) -> Result<Arc<Mutex<Bottom>>, ModelError> {
+    type Cache = HashMap<PathBuf, Weak<Mutex<Bottom>>>;
     static LOADED: OnceLock<Mutex<Cache>> = OnceLock::new();
     let mut cache = LOADED
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    let key = (weights.to_path_buf(), split);
-    if let Some(b) = cache.get(&key).and_then(Weak::upgrade) {
+    if let Some(b) = cache.get(weights).and_then(Weak::upgrade) {
         return Ok(b);
     }
     let mut vs = nn::VarStore::new(Device::Cpu);
     let root = vs.root();
     let embeddings = BertEmbeddings::new(&root / "embeddings", config);
-    let layers = (0..split)
+    let layers = (0..config.num_hidden_layers)
         .map(|i| BertLayer::new(&root / "encoder" / "layer" / i, config))
         .collect();
     load_into(&mut vs, weights)?;
     vs.freeze();
     let b = Arc::new(Mutex::new(Bottom {
-        _vs: vs,
+        vs,
         embeddings,
         layers,
     }));
-    cache.insert(key, Arc::downgrade(&b));
+    cache.insert(weights.to_path_buf(), Arc::downgrade(&b));
     Ok(b)
 }
 
@@ -286,6 +292,8 @@ pub struct TunedEncoder {
     markers: (Vec<i64>, Vec<i64>),
     /// Shared by every tuned encoder over the same base model and split.
     bottom: Arc<Mutex<Bottom>>,
+    /// Layers below this run in `bottom`, the rest in `top`.
+    split: usize,
     top: Mutex<Top>,
 }
 
@@ -359,13 +367,27 @@ impl TunedEncoder {
         }
         let weights = repo.file(&["model.safetensors"])?;
         let split = n - layers;
-        let bottom = shared_bottom(&weights, &config, split)?;
+        let bottom = shared_bottom(&weights, &config)?;
+        let frozen = lock(&bottom).weights();
         let mut tvs = nn::VarStore::new(Device::Cpu);
         let root = tvs.root();
         let upper = (split..n)
-            .map(|i| Layer::new(&root / "encoder" / "layer" / i, &config, adapt))
-            .collect();
-        load_into(&mut tvs, &weights)?;
+            .map(|i| {
+                let name = format!("encoder.layer.{i}");
+                Layer::new(
+                    &root / "encoder" / "layer" / i,
+                    &name,
+                    &config,
+                    adapt,
+                    &frozen,
+                )
+            })
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|e| malformed(&weights, e))?;
+        if adapt == Adapt::Full {
+            // Whole layers train on their own copy of the base weights.
+            load_into(&mut tvs, &weights)?;
+        }
         let mut top_part = Top {
             vs: tvs,
             layers: upper,
@@ -402,11 +424,12 @@ impl TunedEncoder {
             normalize: base.normalized(),
             base,
             bottom,
+            split,
             top: Mutex::new(top_part),
         })
     }
 
-    /// Whether the two hold the same frozen bottom (one copy in memory).
+    /// Whether the two share one frozen base model (one copy in memory).
     pub fn shares_bottom_with(&self, other: &TunedEncoder) -> bool {
         Arc::ptr_eq(&self.bottom, &other.bottom)
     }
@@ -429,7 +452,7 @@ impl TunedEncoder {
     fn bottom_states(&self, texts: &[&str]) -> Result<Vec<(Tensor, Option<Range>)>, String> {
         let (ids, mask) = self.base.tokenize(texts);
         let ranges = self.target_ranges(&ids)?;
-        let h = lock(&self.bottom).forward(&ids, &mask)?;
+        let h = lock(&self.bottom).forward(&ids, &mask, self.split)?;
         let lens =
             Vec::<i64>::try_from(&mask.sum_dim_intlist([1i64].as_slice(), false, Kind::Int64))
                 .map_err(|e| e.to_string())?;
@@ -484,7 +507,7 @@ impl Embed for TunedEncoder {
         let (ids, mask) = self.base.tokenize(texts);
         let ranges = self.target_ranges(&ids)?;
         let out = tch::no_grad(|| -> Result<Tensor, String> {
-            let h = lock(&self.bottom).forward(&ids, &mask)?;
+            let h = lock(&self.bottom).forward(&ids, &mask, self.split)?;
             Ok(self.pooled(&lock(&self.top).forward_t(&h, &mask, false), &mask, &ranges))
         })?;
         Vec::<Vec<f32>>::try_from(&out).map_err(|e| e.to_string())
