@@ -1,8 +1,9 @@
 //! The `target-sentiment` backend: the sentiment toward each mention, from a
-//! head trained on FinEntity + NewsMTSC (`stancepipe train target`) over
-//! sentence embeddings (with the encoder's top layer fine-tuned when the
-//! head says so) of the mention's sentence with the mention marked (and,
-//! when the head was trained so, a window around it).
+//! head trained on FinEntity + NewsMTSC (`stancepipe train target`) over the
+//! encoder's view of the mention's sentence with the mention marked (plus a
+//! window around it, or the mention's own token states, as the head was
+//! trained: `TargetFeatures`), with the encoder's tuned layers or LoRA
+//! adapters when the head has them.
 //!
 //! Document-level rule ([`crate::decide`]): each mention gets a polarity
 //! from its class probabilities ([`mention_polarity`]; by default the head's
