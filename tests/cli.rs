@@ -352,3 +352,28 @@ fn usage_errors_exit_2_without_panicking() {
     let out = stancepipe(&["frobnicate"], None);
     assert_eq!(out.code, 2);
 }
+
+#[test]
+fn train_rejects_target_options_for_sentiment_before_loading_anything() {
+    let out_dir = std::env::temp_dir().join(format!("stancepipe-train-{}", std::process::id()));
+    let dir = out_dir.to_string_lossy().to_string();
+    let args = [
+        "train",
+        "sentiment",
+        "--features",
+        "marked-span",
+        "--out",
+        &dir,
+    ];
+    let out = stancepipe(&args, None);
+    assert_eq!(out.code, 2, "stderr: {}", out.stderr);
+    assert!(out.stderr.contains("--features"), "{}", out.stderr);
+    assert!(!out_dir.exists(), "nothing written");
+    let out = stancepipe(&["train", "target", "--features", "span"], None);
+    assert_eq!(out.code, 2, "an unknown feature kind is a usage error");
+    assert!(
+        out.stderr.contains("marked-span"),
+        "lists the kinds: {}",
+        out.stderr
+    );
+}

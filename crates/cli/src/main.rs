@@ -287,6 +287,12 @@ fn stages(format: ListFormat) -> Result<u8, Failure> {
 
 fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
     use stancepipe_core::{ModelRepo, ModelSource};
+    if matches!(args.task, TrainTask::Sentiment) && !args.features.is_empty() {
+        return Err(Failure::new(
+            exit::CONFIG,
+            "--features applies to `train target` only",
+        ));
+    }
     let io = |m: String| Failure::new(exit::IO, m);
     let ctx = stancepipe_core::BuildContext {
         base_dir: PathBuf::from("."),
@@ -368,11 +374,6 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
             .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_string()))
             .collect();
         command.push_str(&format!(" --features {}", names.join(",")));
-    } else if !args.features.is_empty() {
-        return Err(Failure::new(
-            exit::CONFIG,
-            "--features applies to `train target` only",
-        ));
     }
     let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
