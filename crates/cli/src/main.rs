@@ -328,10 +328,7 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
             lr_encoder: args.tune_lr,
             lr_head: args.learning_rate.unwrap_or(d.lr_head),
             seed: args.seed,
-            adapt: match args.lora_rank {
-                0 => stancepipe_encoder::Adapt::Full,
-                r => stancepipe_encoder::Adapt::Lora(r),
-            },
+            adapt: stancepipe_encoder::Adapt::from_rank(args.lora_rank),
             ..d
         })
     };

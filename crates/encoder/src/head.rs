@@ -36,6 +36,16 @@ pub struct Manifest {
     pub training: serde_json::Value,
 }
 
+impl Manifest {
+    /// Texts embedded per example and how each is pooled, from the target
+    /// features (one text, mean pooling for sentence heads).
+    pub fn shape(&self) -> (usize, crate::Pooling) {
+        self.target_features.map_or((1, crate::Pooling::Mean), |f| {
+            (f.texts_per_example(), f.pooling())
+        })
+    }
+}
+
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }

@@ -26,6 +26,24 @@ pub enum Adapt {
     Lora(usize),
 }
 
+impl Adapt {
+    /// From a manifest's or the command line's `lora_rank` (0: whole layers).
+    pub fn from_rank(rank: usize) -> Adapt {
+        match rank {
+            0 => Adapt::Full,
+            r => Adapt::Lora(r),
+        }
+    }
+
+    /// The LoRA rank, 0 for whole layers.
+    pub fn rank(self) -> usize {
+        match self {
+            Adapt::Full => 0,
+            Adapt::Lora(r) => r,
+        }
+    }
+}
+
 /// `x W^T + b`, plus `scale * x A^T B^T` with LoRA.
 struct Linear {
     weight: Tensor,

@@ -88,11 +88,8 @@ pub fn load(
             ),
         ));
     }
-    let expected = match head.manifest.target_features {
-        Some(f) => enc.dim() * f.texts_per_example() * f.pooling().width(),
-        None => enc.dim(),
-    };
-    if expected != head.manifest.input_dim {
+    let (per, pooling) = head.manifest.shape();
+    if enc.dim() * per * pooling.width() != head.manifest.input_dim {
         return Err(OptionError::new(
             "head",
             format!(
@@ -104,11 +101,6 @@ pub fn load(
             ),
         ));
     }
-    let pooling = head
-        .manifest
-        .target_features
-        .map(|f| f.pooling())
-        .unwrap_or_default();
     if head.manifest.tuned_layers == 0 && pooling == Pooling::Mean {
         return Ok((enc, head));
     }
@@ -119,13 +111,9 @@ pub fn load(
         0 => (1, None),
         n => (n, Some(dir.join(TOP_FILE))),
     };
-    let adapt = match head.manifest.lora_rank {
-        0 => Adapt::Full,
-        r => Adapt::Lora(r),
-    };
     let spec = Spec {
         layers,
-        adapt,
+        adapt: Adapt::from_rank(head.manifest.lora_rank),
         pooling,
     };
     let tuned = TunedEncoder::load(enc, &repo, spec, top.as_deref())

@@ -141,11 +141,6 @@ fn features_of(
     }
 }
 
-fn bert_config(repo: &ModelRepo) -> Result<BertConfig, ModelError> {
-    let (path, json) = repo.config_json()?;
-    serde_json::from_value(json).map_err(|e| malformed(&path, e))
-}
-
 fn load_into(vs: &mut nn::VarStore, weights: &Path) -> Result<(), ModelError> {
     vs.load_partial(weights)
         .map(|_| ())
@@ -333,17 +328,21 @@ impl TunedEncoder {
             adapt,
             pooling,
         } = spec;
-        let config = bert_config(repo)?;
+        let (config_path, json) = repo.config_json()?;
+        let act = json
+            .get("hidden_act")
+            .and_then(|a| a.as_str())
+            .unwrap_or("");
+        let act = act.to_string();
+        let config: BertConfig =
+            serde_json::from_value(json).map_err(|e| malformed(&config_path, e))?;
         let n = config.num_hidden_layers as usize;
-        let (config_path, _) = repo.config_json()?;
         if layers == 0 || layers > n {
             return Err(malformed(
                 &config_path,
                 format!("cannot tune {layers} of its {n} layers"),
             ));
         }
-        let act = repo.config_json()?.1;
-        let act = act.get("hidden_act").and_then(|a| a.as_str()).unwrap_or("");
         if act != "gelu" {
             return Err(malformed(
                 &config_path,
@@ -437,13 +436,16 @@ impl TunedEncoder {
     /// The target token range of each text of `ids` (`[texts, longest]`);
     /// all `None` unless pooling needs them.
     fn target_ranges(&self, ids: &Tensor) -> Result<Vec<Option<Range>>, String> {
+        if self.pooling == Pooling::Mean {
+            return Ok(vec![
+                None;
+                ids.size().first().copied().unwrap_or(0) as usize
+            ]);
+        }
         let rows = Vec::<Vec<i64>>::try_from(ids).map_err(|e| e.to_string())?;
         Ok(rows
             .iter()
-            .map(|r| match self.pooling {
-                Pooling::Mean => None,
-                Pooling::MeanAndTarget => target_range(r, &self.markers.0, &self.markers.1),
-            })
+            .map(|r| target_range(r, &self.markers.0, &self.markers.1))
             .collect())
     }
 

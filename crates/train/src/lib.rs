@@ -98,7 +98,7 @@ impl Fit {
                     ),
                 };
                 json!({"method": format!("{what} with a linear head"),
-                "tuned_layers": p.layers, "lora_rank": match p.adapt { Adapt::Full => 0, Adapt::Lora(r) => r }, "epochs": p.epochs, "batch": p.batch,
+                "tuned_layers": p.layers, "lora_rank": p.adapt.rank(), "epochs": p.epochs, "batch": p.batch,
                 "lr_encoder": p.lr_encoder, "lr_head": p.lr_head, "weight_decay": p.weight_decay,
                 "balanced": p.balanced, "seed": p.seed,
                 "note": "epoch 0 trains the head alone; the best epoch on dev is kept; trained variables stored as float16"})
@@ -125,7 +125,7 @@ fn fit_tuned(
     out: &Path,
     progress: Progress,
 ) -> Result<Fitted, String> {
-    let (per, pooling) = shape(&manifest);
+    let (per, pooling) = manifest.shape();
     let params = TuneParams { pooling, ..params };
     let tr = Examples {
         texts: train.0,
@@ -152,10 +152,7 @@ fn fit_tuned(
     m.input_dim = enc.base.dim() * per * params.pooling.width();
     m.hidden = 0;
     m.tuned_layers = params.layers;
-    m.lora_rank = match params.adapt {
-        Adapt::Full => 0,
-        Adapt::Lora(r) => r,
-    };
+    m.lora_rank = params.adapt.rank();
     std::fs::write(
         out.join("manifest.json"),
         serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?,
@@ -259,14 +256,6 @@ impl DataDir {
     }
 }
 
-/// Texts per example and their pooling, from the manifest's target
-/// features (one text, mean pooling for sentence heads).
-fn shape(manifest: &Manifest) -> (usize, Pooling) {
-    manifest
-        .target_features
-        .map_or((1, Pooling::Mean), |f| (f.texts_per_example(), f.pooling()))
-}
-
 /// Trains a head on `train` texts (shown as the manifest's target features
 /// say) by `fit`.
 fn fit_head(
@@ -284,7 +273,7 @@ fn fit_head(
             // A frozen-encoder head uses no tuned layers; drop stale ones.
             let stale = out.join(TOP_FILE);
             removed(std::fs::remove_file(&stale), &stale)?;
-            let (per, pooling) = shape(&manifest);
+            let (per, pooling) = manifest.shape();
             // Span pooling needs token states: the base model's own top
             // layer, run through the tuned encoder's split forward pass.
             let embedder: Arc<dyn Embed> = match pooling {
