@@ -44,6 +44,13 @@ impl Manifest {
             (f.texts_per_example(), f.pooling())
         })
     }
+
+    /// How a target head shows its target; heads saved before the field
+    /// existed used `Marked`.
+    pub fn target_kind(&self) -> crate::features::TargetFeatures {
+        self.target_features
+            .unwrap_or(crate::features::TargetFeatures::Marked)
+    }
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -166,7 +166,7 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
     let plan = PipelinePlan::load(&a.config, &[threads], &registry).map_err(|e| e.to_string())?;
     let target_kind = match stancepipe_encoder::Head::load(&repo_root().join("models/heads/target"))
     {
-        Ok(h) => h.manifest.target_features.unwrap_or(TargetFeatures::Marked),
+        Ok(h) => h.manifest.target_kind(),
         Err(_) => TargetFeatures::Marked,
     };
     let load_start = Instant::now();

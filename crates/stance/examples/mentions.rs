@@ -8,7 +8,7 @@
 //! ```
 
 use stancepipe_core::{labels, BuildContext, Doc};
-use stancepipe_encoder::{features, stage, TargetFeatures};
+use stancepipe_encoder::{features, stage};
 use stancepipe_stance::target::{mention_polarity, MentionPolarity};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,10 +31,7 @@ fn main() -> Result<(), String> {
         &ctx,
     )
     .map_err(|e| e.to_string())?;
-    let kind = head
-        .manifest
-        .target_features
-        .unwrap_or(TargetFeatures::Marked);
+    let kind = head.manifest.target_kind();
     let index = |l: &str| head.manifest.labels.iter().position(|x| x == l);
     let (pos, neg) = (index(labels::POSITIVE), index(labels::NEGATIVE));
     for doc in &docs {

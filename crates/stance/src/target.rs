@@ -118,10 +118,7 @@ impl StageConfig for TargetSentimentConfig {
     fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Stage>, OptionError> {
         let (encoder, head) =
             stancepipe_encoder::stage::load(&self.encoder, &self.head, TASK, ctx)?;
-        let kind = head
-            .manifest
-            .target_features
-            .unwrap_or(TargetFeatures::Marked);
+        let kind = head.manifest.target_kind();
         Ok(Box::new(TargetSentiment {
             model: format!("{} + {}", encoder.id(), self.head.display()),
             encoder,
