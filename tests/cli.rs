@@ -369,6 +369,18 @@ fn train_rejects_target_options_for_sentiment_before_loading_anything() {
     assert_eq!(out.code, 2, "stderr: {}", out.stderr);
     assert!(out.stderr.contains("--features"), "{}", out.stderr);
     assert!(!out_dir.exists(), "nothing written");
+    let args = [
+        "train",
+        "sentiment",
+        "--contrast-pairs",
+        "10",
+        "--out",
+        &dir,
+    ];
+    let out = stancepipe(&args, None);
+    assert_eq!(out.code, 2, "stderr: {}", out.stderr);
+    assert!(out.stderr.contains("--contrast-pairs"), "{}", out.stderr);
+    assert!(!out_dir.exists(), "nothing written");
     let out = stancepipe(&["train", "target", "--features", "span"], None);
     assert_eq!(out.code, 2, "an unknown feature kind is a usage error");
     assert!(

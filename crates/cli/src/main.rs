@@ -114,6 +114,11 @@ struct TrainArgs {
     /// frozen encoder, marked-span when tuning (docs/quality.md).
     #[arg(long, value_enum, value_delimiter = ',')]
     features: Vec<Features>,
+    /// `target` only: add N contrast pairs to the training part (two
+    /// training texts whose targets differ in label, joined into one text
+    /// that keeps both targets; docs/quality.md). 0: the data alone.
+    #[arg(long, default_value_t = 0)]
+    contrast_pairs: usize,
 }
 
 /// How `train target` shows the target (see `TargetFeatures`).
@@ -287,11 +292,17 @@ fn stages(format: ListFormat) -> Result<u8, Failure> {
 
 fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
     use stancepipe_core::{ModelRepo, ModelSource};
-    if matches!(args.task, TrainTask::Sentiment) && !args.features.is_empty() {
-        return Err(Failure::new(
-            exit::CONFIG,
-            "--features applies to `train target` only",
-        ));
+    if matches!(args.task, TrainTask::Sentiment) {
+        let only_target = [
+            ("--features", !args.features.is_empty()),
+            ("--contrast-pairs", args.contrast_pairs > 0),
+        ];
+        if let Some((flag, _)) = only_target.iter().find(|(_, given)| *given) {
+            return Err(Failure::new(
+                exit::CONFIG,
+                format!("{flag} applies to `train target` only"),
+            ));
+        }
     }
     let io = |m: String| Failure::new(exit::IO, m);
     let ctx = stancepipe_core::BuildContext {
@@ -371,6 +382,9 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
             .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_string()))
             .collect();
         command.push_str(&format!(" --features {}", names.join(",")));
+        if args.contrast_pairs > 0 {
+            command.push_str(&format!(" --contrast-pairs {}", args.contrast_pairs));
+        }
     }
     let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
@@ -403,7 +417,10 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
             &data,
             &out,
             fit,
-            &features.iter().map(|&f| f.into()).collect::<Vec<_>>(),
+            &stancepipe_train::TargetSetup {
+                candidates: &features.iter().map(|&f| f.into()).collect::<Vec<_>>(),
+                contrast_pairs: args.contrast_pairs,
+            },
             &command,
             &progress,
         ),

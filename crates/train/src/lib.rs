@@ -13,6 +13,8 @@
 //! Heads are selected on dev only; test figures are reported, next to a
 //! majority-class and a lexicon (VADER) baseline, in the head's manifest.
 
+pub mod contrast;
+
 use serde_json::json;
 use stancepipe_classify::vader::{self, Lexicon};
 use stancepipe_core::labels;
@@ -406,6 +408,52 @@ fn target_inputs(v: &[TargetExample], kind: TargetFeatures) -> (Vec<String>, Vec
     (texts, v.iter().map(|e| label_index(&e.label)).collect())
 }
 
+/// The target head's dev part: FinEntity's and NewsMTSC `train.jsonl`'s.
+pub fn target_dev(data: &DataDir) -> Result<Vec<TargetExample>, String> {
+    let err = |e: datasets::DataError| e.to_string();
+    let mut dev =
+        datasets::finentity(&data.file("finentity/FinEntity.json")?, Split::Dev).map_err(err)?;
+    dev.extend(
+        datasets::newsmtsc(&data.file("newsmtsc/train.jsonl")?, Some(Split::Dev)).map_err(err)?,
+    );
+    Ok(dev)
+}
+
+/// A target head's figures on `dev`, or (`contrastive_only`) on its
+/// examples whose text holds targets of different labels
+/// ([`contrast::contrastive`]): how well it tells targets apart.
+pub fn dev_figures(
+    head: &Head,
+    embedder: &dyn Embed,
+    kind: TargetFeatures,
+    dev: &[TargetExample],
+    contrastive_only: bool,
+    progress: Progress,
+) -> Result<serde_json::Value, String> {
+    let subset: Vec<TargetExample> = if contrastive_only {
+        contrast::contrastive(dev)
+            .into_iter()
+            .map(|i| dev[i].clone())
+            .collect()
+    } else {
+        dev.to_vec()
+    };
+    let (x, y) = target_inputs(&subset, kind);
+    let per = kind.texts_per_example();
+    let pred = predict(head, embedder, &x, per, "embed dev", progress)?;
+    Ok(json!({"n": y.len(), "model": summary(&report(&y, &pred))}))
+}
+
+/// What `train target` trains on besides the data itself.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetSetup<'a> {
+    /// Ways of showing the target; one head each, the best on dev is kept.
+    pub candidates: &'a [TargetFeatures],
+    /// Contrast pairs added to the training part ([`contrast::pairs`]);
+    /// 0 trains on the data alone.
+    pub contrast_pairs: usize,
+}
+
 /// Trains the target sentiment head; writes it to `out`; returns its
 /// manifest. A head is trained for each of `candidates` (ways of showing
 /// the target), each in its own folder below `out/candidates/`, and the
@@ -415,18 +463,24 @@ pub fn train_target(
     data: &DataDir,
     out: &Path,
     fit: Fit,
-    candidates: &[TargetFeatures],
+    setup: &TargetSetup,
     command: &str,
     progress: Progress,
 ) -> Result<Manifest, String> {
+    let candidates = setup.candidates;
     let started = Instant::now();
     let err = |e: datasets::DataError| e.to_string();
     let fe = data.file("finentity/FinEntity.json")?;
     let mt_train = data.file("newsmtsc/train.jsonl")?;
     let mut train = datasets::finentity(&fe, Split::Train).map_err(err)?;
     train.extend(datasets::newsmtsc(&mt_train, Some(Split::Train)).map_err(err)?);
-    let mut dev = datasets::finentity(&fe, Split::Dev).map_err(err)?;
-    dev.extend(datasets::newsmtsc(&mt_train, Some(Split::Dev)).map_err(err)?);
+    let real_train = train.len();
+    train.extend(contrast::pairs(
+        &train,
+        setup.contrast_pairs,
+        fit.seed() as u64,
+    ));
+    let dev = target_dev(data)?;
     let tests: Vec<(&str, Vec<TargetExample>)> = vec![
         (
             "finentity-test",
@@ -488,8 +542,9 @@ pub fn train_target(
     }
     removed(std::fs::remove_dir_all(&scratch), &scratch)?;
 
+    let dev_contrast = dev_figures(&head, embedder.as_ref(), kind, &dev, true, progress)?;
     let lex = Lexicon::builtin();
-    let maj = majority(&target_inputs(&train, kind).1);
+    let maj = majority(&target_inputs(&train[..real_train], kind).1);
     let mut figures = Vec::new();
     for (name, set) in &tests {
         let (x, y) = target_inputs(set, kind);
@@ -509,13 +564,16 @@ pub fn train_target(
         "data": {"train": ["finentity/FinEntity.json (split train, by snippet)", "newsmtsc/train.jsonl (split train)"],
                  "dev": ["FinEntity.json split dev", "train.jsonl split dev"],
                  "test": ["FinEntity.json split test", "newsmtsc/devtest_mt.jsonl", "newsmtsc/devtest_rw.jsonl"],
-                 "sizes": {"train": train.len(), "dev": dev.len(),
+                 "contrast_pairs": setup.contrast_pairs,
+                 "contrast_note": "each contrast pair joins two training texts whose targets have different labels into one text and keeps both targets (crates/train/src/contrast.rs); sizes.train counts the real examples, sizes.train_contrast the added ones",
+                 "sizes": {"train": real_train, "train_contrast": train.len() - real_train, "dev": dev.len(),
                            "test": tests.iter().map(|(n, s)| (n.to_string(), s.len())).collect::<std::collections::BTreeMap<_, _>>()}},
         "fit": fit.describe(),
         "target_features_dev_macro_f1": per_kind,
         "chosen_target_features": kind,
         "seed": fit.seed(), "best_epoch": epoch,
         "dev_macro_f1": dev_f1, "dev_macro_f1_per_epoch": history,
+        "dev_contrastive": dev_contrast,
         "test": figures,
         "seconds": started.elapsed().as_secs_f64(),
         "labels_note": "sentiment toward the entity: positive -> favor, negative -> against, neutral -> none",

@@ -9,7 +9,7 @@ use stancepipe_encoder::tuned::TOP_FILE;
 use stancepipe_encoder::{
     stage, Adapt, Embed, SentenceEncoder, TargetFeatures, TrainParams, TuneParams,
 };
-use stancepipe_train::{train_target, DataDir, Encoder, Fit};
+use stancepipe_train::{train_target, DataDir, Encoder, Fit, TargetSetup};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -115,7 +115,10 @@ fn keeps_the_best_feature_kind_and_leaves_a_loadable_head() {
         &DataDir(data.clone()),
         &out,
         fit,
-        &kinds,
+        &TargetSetup {
+            candidates: &kinds,
+            contrast_pairs: 0,
+        },
         "test",
         &|_, _, _| {},
     )
@@ -159,12 +162,20 @@ fn keeps_the_best_feature_kind_and_leaves_a_loadable_head() {
         &DataDir(data),
         &out,
         fit,
-        &[TargetFeatures::MarkedSpan],
+        &TargetSetup {
+            candidates: &[TargetFeatures::MarkedSpan],
+            contrast_pairs: 4,
+        },
         "test",
         &|_, _, _| {},
     )
     .unwrap();
     assert_eq!((m.tuned_layers, m.lora_rank), (6, 2));
+    // The contrast pairs are recorded apart from the real examples.
+    let data_rec = &m.training["data"];
+    assert_eq!(data_rec["contrast_pairs"], 4);
+    assert_eq!(data_rec["sizes"]["train_contrast"], 8);
+    assert!(m.training["dev_contrastive"]["n"].as_u64().is_some());
     assert_eq!(m.input_dim, 2 * base.dim());
     let saved = tch::Tensor::read_safetensors(out.join(TOP_FILE)).unwrap();
     assert_eq!(saved.len(), 6 * 6 * 2);
