@@ -35,7 +35,7 @@ impl TargetFeatures {
     }
 }
 
-use stancepipe_core::{Doc, SentenceKind};
+use stancepipe_core::{Doc, SentenceKind, Span};
 
 /// The markers [`mark`] puts around a target; span pooling finds the
 /// target's tokens between them.
@@ -83,6 +83,8 @@ pub struct MentionInput<'a> {
     pub company: &'a str,
     /// Index of the mention's sentence in `doc.sentences`.
     pub sentence: usize,
+    /// The mention in the document's text.
+    pub span: Span,
     pub texts: Vec<String>,
 }
 
@@ -102,6 +104,7 @@ pub fn mention_inputs(doc: &Doc, kind: TargetFeatures) -> Vec<MentionInput<'_>> 
             out.push(MentionInput {
                 company: &e.company,
                 sentence: m.sentence,
+                span: m.span,
                 texts: target_texts(kind, doc.slice(s.span), start, end),
             });
         }

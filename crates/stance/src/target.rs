@@ -3,7 +3,10 @@
 //! encoder's view of the mention's sentence with the mention marked (plus a
 //! window around it, or the mention's own token states, as the head was
 //! trained: `TargetFeatures`), with the encoder's tuned layers or LoRA
-//! adapters when the head has them.
+//! adapters when the head has them. `head` may list several heads (an
+//! ensemble, [`TargetModel`]): each reads every mention and their class
+//! probabilities are averaged, which measured better on dev than any one
+//! head (docs/quality.md).
 //!
 //! Document-level rule ([`crate::decide`]): each mention gets a polarity
 //! from its class probabilities ([`mention_polarity`]; by default the head's
@@ -17,7 +20,7 @@
 use crate::{decide, Rule};
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
-    labels, Annotation, BackendConfig, BuildContext, Doc, OptionError, Stage, StageConfig,
+    labels, Annotation, BackendConfig, BuildContext, Doc, OptionError, Span, Stage, StageConfig,
     StageError,
 };
 use stancepipe_encoder::{features, Embed, Head, TargetFeatures};
@@ -29,7 +32,10 @@ use std::sync::Arc;
 #[serde(deny_unknown_fields, default)]
 pub struct TargetSentimentConfig {
     pub encoder: String,
-    pub head: PathBuf,
+    /// One head directory, or several (an ensemble) whose class
+    /// probabilities are averaged per mention.
+    #[serde(deserialize_with = "one_or_more")]
+    pub head: Vec<PathBuf>,
     pub min_mentions: usize,
     pub threshold: f64,
     pub max_evidence: usize,
@@ -77,11 +83,36 @@ pub fn mention_polarity(
     (polarity, weight)
 }
 
+/// A path or a list of paths: `head = "a"` and `head = ["a", "b"]` both work.
+fn one_or_more<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    struct Paths;
+    impl<'de> serde::de::Visitor<'de> for Paths {
+        type Value = Vec<PathBuf>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a head directory or a list of head directories")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(vec![PathBuf::from(v)])
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(p) = seq.next_element::<PathBuf>()? {
+                out.push(p);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(Paths)
+}
+
 impl Default for TargetSentimentConfig {
     fn default() -> Self {
         TargetSentimentConfig {
             encoder: "models/all-MiniLM-L6-v2".into(),
-            head: PathBuf::from("models/heads/target"),
+            head: DEFAULT_HEADS.iter().map(PathBuf::from).collect(),
             min_mentions: 3,
             threshold: 0.15,
             max_evidence: 3,
@@ -93,6 +124,132 @@ impl Default for TargetSentimentConfig {
 
 const TASK: &str = "target-sentiment";
 
+/// The committed ensemble: every target head trained with the default
+/// recipe (rank-8 LoRA, `marked-span`): 500 contrast pairs with seeds 13,
+/// 14 and 15, and 0, 250 and 1,500 pairs with seed 13 (docs/quality.md).
+const DEFAULT_HEADS: [&str; 6] = [
+    "models/heads/target",
+    "models/heads/target-seed14",
+    "models/heads/target-seed15",
+    "models/heads/target-pairs0",
+    "models/heads/target-pairs250",
+    "models/heads/target-pairs1500",
+];
+
+/// One member of the ensemble: a head with the encoder it was trained over
+/// (its own LoRA adapters, when it has them) and how it shows the target.
+struct Member {
+    encoder: Arc<dyn Embed>,
+    head: Head,
+    kind: TargetFeatures,
+}
+
+/// The target sentiment model of the stage: one head or an ensemble of
+/// heads sharing their labels. Public so that developer tools read mentions
+/// exactly as the stage does (`examples/mentions.rs`).
+pub struct TargetModel {
+    members: Vec<Member>,
+}
+
+/// One mention the model read: its document (index into the batch), company
+/// and sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MentionRef {
+    pub doc: usize,
+    pub company: String,
+    pub sentence: usize,
+    /// The mention in the document's text.
+    pub span: Span,
+}
+
+impl TargetModel {
+    /// Loads every head of `heads` over `encoder`; they must be target heads
+    /// with the same labels in the same order.
+    pub fn load(encoder: &str, heads: &[PathBuf], ctx: &BuildContext) -> Result<Self, OptionError> {
+        let mut members: Vec<Member> = Vec::new();
+        for path in heads {
+            let (encoder, head) = stancepipe_encoder::stage::load(encoder, path, TASK, ctx)?;
+            if let Some(first) = members.first() {
+                if first.head.manifest.labels != head.manifest.labels {
+                    return Err(OptionError::new(
+                        "head",
+                        format!(
+                            "{} has labels {:?} but {} has {:?}: the heads of an ensemble must share their labels",
+                            path.display(),
+                            head.manifest.labels,
+                            heads[0].display(),
+                            first.head.manifest.labels
+                        ),
+                    ));
+                }
+            }
+            let kind = head.manifest.target_kind();
+            members.push(Member {
+                encoder,
+                head,
+                kind,
+            });
+        }
+        if members.is_empty() {
+            return Err(OptionError::new(
+                "head",
+                "needs at least one head directory",
+            ));
+        }
+        Ok(TargetModel { members })
+    }
+
+    /// Output classes, in probability order.
+    pub fn labels(&self) -> &[String] {
+        &self.members[0].head.manifest.labels
+    }
+
+    /// Every content-sentence mention of `docs` with its class
+    /// probabilities, averaged over the members.
+    pub fn read(
+        &self,
+        docs: &[Doc],
+        batch_size: usize,
+    ) -> Result<(Vec<MentionRef>, Vec<Vec<f32>>), StageError> {
+        let mut items = Vec::new();
+        let mut mean: Vec<Vec<f32>> = Vec::new();
+        for (i, m) in self.members.iter().enumerate() {
+            let mut texts = Vec::new();
+            let mut these = Vec::new();
+            for (d, doc) in docs.iter().enumerate() {
+                for input in features::mention_inputs(doc, m.kind) {
+                    texts.extend(input.texts);
+                    these.push(MentionRef {
+                        doc: d,
+                        company: input.company.to_string(),
+                        sentence: input.sentence,
+                        span: input.span,
+                    });
+                }
+            }
+            let per = m.kind.texts_per_example();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let embedded = m
+                .encoder
+                .embed_many(&refs, batch_size, &|_| {})
+                .map_err(StageError::Batch)?;
+            let x: Vec<Vec<f32>> = embedded.chunks(per).map(|c| c.concat()).collect();
+            let probs = m.head.predict(&x);
+            if i == 0 {
+                items = these;
+                mean = probs;
+            } else {
+                for (acc, p) in mean.iter_mut().zip(&probs) {
+                    acc.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+                }
+            }
+        }
+        let n = self.members.len() as f32;
+        mean.iter_mut().flatten().for_each(|a| *a /= n);
+        Ok((items, mean))
+    }
+}
+
 impl StageConfig for TargetSentimentConfig {
     fn requires(&self) -> Vec<Annotation> {
         vec![Annotation::Sentences, Annotation::Mentions]
@@ -101,7 +258,7 @@ impl StageConfig for TargetSentimentConfig {
         vec![Annotation::Stance]
     }
     fn model(&self) -> Option<String> {
-        Some(format!("{} + {}", self.encoder, self.head.display()))
+        Some(format!("{} + {}", self.encoder, heads_text(&self.head)))
     }
     fn check(&self, ctx: &BuildContext) -> Result<(), OptionError> {
         if !(0.0..=1.0).contains(&self.threshold) {
@@ -113,17 +270,32 @@ impl StageConfig for TargetSentimentConfig {
         if self.batch_size == 0 {
             return Err(OptionError::new("batch_size", "must be at least 1"));
         }
-        stancepipe_encoder::stage::check(&self.encoder, &self.head, ctx)
+        if self.head.is_empty() {
+            return Err(OptionError::new(
+                "head",
+                "needs at least one head directory",
+            ));
+        }
+        for head in &self.head {
+            stancepipe_encoder::stage::check(&self.encoder, head, ctx)?;
+        }
+        Ok(())
     }
     fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Stage>, OptionError> {
-        let (encoder, head) =
-            stancepipe_encoder::stage::load(&self.encoder, &self.head, TASK, ctx)?;
-        let kind = head.manifest.target_kind();
+        let model = TargetModel::load(&self.encoder, &self.head, ctx)?;
         Ok(Box::new(TargetSentiment {
-            model: format!("{} + {}", encoder.id(), self.head.display()),
-            encoder,
-            head,
-            kind,
+            // One head: the encoder as it runs (its adapters named). An
+            // ensemble: each member brings its own adapters beside the same base.
+            model_id: match model.members.as_slice() {
+                [one] => format!("{} + {}", one.encoder.id(), heads_text(&self.head)),
+                many => format!(
+                    "{} + {} (an ensemble of {} heads, each with its own encoder adapters)",
+                    self.encoder,
+                    heads_text(&self.head),
+                    many.len()
+                ),
+            },
+            model,
             companies: ctx.companies.iter().map(|c| c.name.clone()).collect(),
             cfg: self.clone(),
         }))
@@ -137,7 +309,7 @@ impl BackendConfig for TargetSentimentConfig {
         "sentiment toward each mention (head trained on FinEntity + NewsMTSC over MiniLM), weighed per company";
     const OPTIONS: &'static [(&'static str, &'static str)] = &[
         ("encoder", "sentence-transformers model directory or hub id (relative to the config file)"),
-        ("head", "directory with manifest.json + head.safetensors from `stancepipe train target`"),
+        ("head", "directory with manifest.json + head.safetensors from `stancepipe train target`, or a list of them (an ensemble: class probabilities averaged)"),
         ("min_mentions", "fewer distinct content sentences mentioning a company than this gives `none` (mentioned in passing)"),
         ("threshold", "confidence-weighted mean polarity needed for favor (>=) or against (<= -threshold), in [0, 1]"),
         ("max_evidence", "most evidence sentences listed per company, at least 1"),
@@ -146,11 +318,18 @@ impl BackendConfig for TargetSentimentConfig {
     ];
 }
 
+/// Head directories as provenance shows them: `a` or `[a, b, c]`.
+fn heads_text(heads: &[PathBuf]) -> String {
+    let names: Vec<String> = heads.iter().map(|h| h.display().to_string()).collect();
+    match names.as_slice() {
+        [one] => one.clone(),
+        _ => format!("[{}]", names.join(", ")),
+    }
+}
+
 struct TargetSentiment {
-    encoder: Arc<dyn Embed>,
-    head: Head,
-    kind: TargetFeatures,
-    model: String,
+    model: TargetModel,
+    model_id: String,
     companies: Vec<String>,
     cfg: TargetSentimentConfig,
 }
@@ -158,42 +337,16 @@ struct TargetSentiment {
 /// Per sentence: (sum of weight * polarity, sum of weight, mentions).
 type SentenceSums = (f32, f32, f32);
 
-/// One mention to classify: (doc, company, sentence).
-struct Item {
-    doc: usize,
-    company: String,
-    sentence: usize,
-}
-
 impl Stage for TargetSentiment {
     fn backend(&self) -> &str {
         TargetSentimentConfig::BACKEND
     }
     fn model(&self) -> Option<&str> {
-        Some(&self.model)
+        Some(&self.model_id)
     }
     fn process(&self, docs: &mut [Doc]) -> Result<(), StageError> {
-        let mut items = Vec::new();
-        let mut texts = Vec::new();
-        for (d, doc) in docs.iter().enumerate() {
-            for m in features::mention_inputs(doc, self.kind) {
-                texts.extend(m.texts);
-                items.push(Item {
-                    doc: d,
-                    company: m.company.to_string(),
-                    sentence: m.sentence,
-                });
-            }
-        }
-        let per = self.kind.texts_per_example();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let embedded = self
-            .encoder
-            .embed_many(&refs, self.cfg.batch_size, &|_| {})
-            .map_err(StageError::Batch)?;
-        let x: Vec<Vec<f32>> = embedded.chunks(per).map(|c| c.concat()).collect();
-        let probs = self.head.predict(&x);
-        let index = |l: &str| self.head.manifest.labels.iter().position(|x| x == l);
+        let (items, probs) = self.model.read(docs, self.cfg.batch_size)?;
+        let index = |l: &str| self.model.labels().iter().position(|x| x == l);
         let (pos, neg) = (index(labels::POSITIVE), index(labels::NEGATIVE));
 
         let mut acc: BTreeMap<(usize, &str), BTreeMap<usize, SentenceSums>> = BTreeMap::new();
@@ -263,6 +416,41 @@ mod tests {
         assert_eq!(
             mention_polarity(&[0.5, 0.2, 0.3], pos, neg, MentionPolarity::Label),
             (0.5, 0.5)
+        );
+    }
+
+    #[test]
+    fn head_is_one_directory_or_a_list() {
+        let parse =
+            |t: &str| stancepipe_core::parse_options::<TargetSentimentConfig>(t.parse().unwrap());
+        assert_eq!(
+            parse("head = \"a\"").unwrap().head,
+            vec![PathBuf::from("a")]
+        );
+        assert_eq!(
+            parse("head = [\"a\", \"b\"]").unwrap().head,
+            vec![PathBuf::from("a"), PathBuf::from("b")]
+        );
+        let e = parse("head = 3").unwrap_err();
+        assert_eq!(e.key, "head");
+        assert!(
+            e.message.contains("list of head directories"),
+            "{}",
+            e.message
+        );
+        let empty = parse("head = []").unwrap();
+        let ctx = BuildContext {
+            base_dir: ".".into(),
+            companies: Vec::new(),
+        };
+        let e = empty.check(&ctx).unwrap_err();
+        assert_eq!(e.key, "head");
+        assert!(e.message.contains("at least one"), "{}", e.message);
+        assert_eq!(heads_text(&[PathBuf::from("a")]), "a");
+        assert_eq!(heads_text(&empty.head), "[]");
+        assert_eq!(
+            heads_text(&[PathBuf::from("a"), PathBuf::from("b")]),
+            "[a, b]"
         );
     }
 

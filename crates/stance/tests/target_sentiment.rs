@@ -6,7 +6,7 @@ use stancepipe_core::{
     parse_options, BuildContext, Company, Doc, Entity, Mention, SentenceKind, Span, StageConfig,
     StanceLabel,
 };
-use stancepipe_stance::target::TargetSentimentConfig;
+use stancepipe_stance::target::{TargetModel, TargetSentimentConfig};
 use std::path::PathBuf;
 
 fn ctx(companies: &[&str]) -> BuildContext {
@@ -124,4 +124,78 @@ fn tuned_head_without_its_layers_is_rejected_at_validation() {
         "{}",
         e.message
     );
+}
+
+/// The default heads form an ensemble: its class probabilities are the mean
+/// of what each head says alone, and the heads do differ.
+#[test]
+fn ensemble_probabilities_are_the_mean_of_its_heads() {
+    let heads = TargetSentimentConfig::default().head;
+    assert!(heads.len() > 1, "the default is an ensemble: {heads:?}");
+    let companies = ["Acme", "Globex"];
+    let docs = vec![doc(
+        &[
+            "Acme's profit rose, while Globex warned of weaker demand.",
+            "Globex is based in Ohio and Acme in Texas.",
+            "Investors punished Acme after the recall.",
+        ],
+        &companies,
+    )];
+    let c = ctx(&companies);
+    let encoder = "models/all-MiniLM-L6-v2";
+    let all = TargetModel::load(encoder, &heads, &c).unwrap();
+    let (mentions, mean) = all.read(&docs, 4).unwrap();
+    assert_eq!(mentions.len(), 5, "Acme three times, Globex twice");
+    assert_eq!(all.labels().len(), 3);
+    let alone: Vec<Vec<Vec<f32>>> = heads
+        .iter()
+        .map(|h| {
+            let one = TargetModel::load(encoder, std::slice::from_ref(h), &c).unwrap();
+            let (m, p) = one.read(&docs, 4).unwrap();
+            assert_eq!(m, mentions);
+            p
+        })
+        .collect();
+    let mut spread = 0.0f32;
+    for (i, p) in mean.iter().enumerate() {
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        for (k, &x) in p.iter().enumerate() {
+            let each: Vec<f32> = alone.iter().map(|a| a[i][k]).collect();
+            let avg = each.iter().sum::<f32>() / each.len() as f32;
+            assert!(
+                (x - avg).abs() < 1e-5,
+                "mention {i} class {k}: {x} vs {avg}"
+            );
+            let (lo, hi) = each
+                .iter()
+                .fold((1.0f32, 0.0f32), |(l, h), &v| (l.min(v), h.max(v)));
+            spread = spread.max(hi - lo);
+        }
+    }
+    assert!(spread > 1e-3, "the heads should not all agree exactly");
+}
+
+#[test]
+fn ensemble_heads_must_share_their_labels() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let committed = root.join("models/heads/target");
+    let dir = std::env::temp_dir().join(format!("stancepipe-labels-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["head.safetensors", "encoder-top.safetensors"] {
+        std::fs::copy(committed.join(f), dir.join(f)).unwrap();
+    }
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(committed.join("manifest.json")).unwrap())
+            .unwrap();
+    manifest["labels"].as_array_mut().unwrap().swap(0, 1);
+    std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+    let result = TargetModel::load(
+        "models/all-MiniLM-L6-v2",
+        &[committed, dir.clone()],
+        &ctx(&[]),
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let e = result.err().expect("mismatched labels must be refused");
+    assert_eq!(e.key, "head");
+    assert!(e.message.contains("share their labels"), "{}", e.message);
 }

@@ -307,17 +307,23 @@ fn fit_head(
 }
 
 /// Class predictions of `head` for examples of `per` texts each.
-fn predict(
+/// The likeliest class of each row of probabilities.
+fn argmaxes(probabilities: &[Vec<f32>]) -> Vec<usize> {
+    probabilities.iter().map(|p| argmax(p)).collect()
+}
+
+/// The head's class probabilities per example (`per` texts each).
+fn probabilities(
     head: &Head,
     embedder: &dyn Embed,
     texts: &[String],
     per: usize,
     what: &str,
     progress: Progress,
-) -> Result<Vec<usize>, String> {
+) -> Result<Vec<Vec<f32>>, String> {
     let e = embed(embedder, texts, what, progress)?;
     let x: Vec<Vec<f32>> = e.chunks(per.max(1)).map(|c| c.concat()).collect();
-    Ok(head.predict(&x).iter().map(|p| argmax(p)).collect())
+    Ok(head.predict(&x))
 }
 
 /// Trains the sentence sentiment head; writes it to `out`; returns its manifest.
@@ -373,14 +379,14 @@ pub fn train_sentiment(
         ("phrasebank-50agree-test", &test),
         ("phrasebank-allagree-in-test", &all_test),
     ] {
-        let pred = predict(
+        let pred = argmaxes(&probabilities(
             &head,
             embedder.as_ref(),
             &texts(set),
             1,
             &format!("embed {name}"),
             progress,
-        )?;
+        )?);
         tests.push(score_set(name, &ys(set), &pred, &lexicon(set), maj));
     }
     head.manifest.training = json!({
@@ -419,17 +425,19 @@ pub fn target_dev(data: &DataDir) -> Result<Vec<TargetExample>, String> {
     Ok(dev)
 }
 
-/// A target head's figures on `dev`, or (`contrastive_only`) on its
-/// examples whose text holds targets of different labels
-/// ([`contrast::contrastive`]): how well it tells targets apart.
-pub fn dev_figures(
+/// A target head's class probabilities on `dev`, or (`contrastive_only`)
+/// on its examples whose text holds targets of different labels
+/// ([`contrast::contrastive`]: how well it tells targets apart), with the
+/// gold class indices. [`figures`] scores them; `examples/dev_target.rs`
+/// also averages several heads'.
+pub fn dev_probabilities(
     head: &Head,
     embedder: &dyn Embed,
     kind: TargetFeatures,
     dev: &[TargetExample],
     contrastive_only: bool,
     progress: Progress,
-) -> Result<serde_json::Value, String> {
+) -> Result<(Vec<Vec<f32>>, Vec<usize>), String> {
     let subset: Vec<TargetExample> = if contrastive_only {
         contrast::contrastive(dev)
             .into_iter()
@@ -440,8 +448,14 @@ pub fn dev_figures(
     };
     let (x, y) = target_inputs(&subset, kind);
     let per = kind.texts_per_example();
-    let pred = predict(head, embedder, &x, per, "embed dev", progress)?;
-    Ok(json!({"n": y.len(), "model": summary(&report(&y, &pred))}))
+    let p = probabilities(head, embedder, &x, per, "embed dev", progress)?;
+    Ok((p, y))
+}
+
+/// Figures (macro-F1, accuracy, per-class F1) of class probabilities
+/// against gold class indices, the prediction being the likeliest class.
+pub fn figures(probabilities: &[Vec<f32>], gold: &[usize]) -> serde_json::Value {
+    json!({"n": gold.len(), "model": summary(&report(gold, &argmaxes(probabilities)))})
 }
 
 /// What `train target` trains on besides the data itself.
@@ -542,22 +556,23 @@ pub fn train_target(
     }
     removed(std::fs::remove_dir_all(&scratch), &scratch)?;
 
-    let dev_contrast = dev_figures(&head, embedder.as_ref(), kind, &dev, true, progress)?;
+    let (p, y) = dev_probabilities(&head, embedder.as_ref(), kind, &dev, true, progress)?;
+    let dev_contrast = figures(&p, &y);
     let lex = Lexicon::builtin();
     let maj = majority(&target_inputs(&train[..real_train], kind).1);
-    let mut figures = Vec::new();
+    let mut test_figures = Vec::new();
     for (name, set) in &tests {
         let (x, y) = target_inputs(set, kind);
-        let pred = predict(
+        let pred = argmaxes(&probabilities(
             &head,
             embedder.as_ref(),
             &x,
             kind.texts_per_example(),
             &format!("embed {name}"),
             progress,
-        )?;
+        )?);
         let lexicon: Vec<usize> = set.iter().map(|e| lexicon_label(&lex, &e.text)).collect();
-        figures.push(score_set(name, &y, &pred, &lexicon, maj));
+        test_figures.push(score_set(name, &y, &pred, &lexicon, maj));
     }
     head.manifest.training = json!({
         "command": command,
@@ -574,7 +589,7 @@ pub fn train_target(
         "seed": fit.seed(), "best_epoch": epoch,
         "dev_macro_f1": dev_f1, "dev_macro_f1_per_epoch": history,
         "dev_contrastive": dev_contrast,
-        "test": figures,
+        "test": test_figures,
         "seconds": started.elapsed().as_secs_f64(),
         "labels_note": "sentiment toward the entity: positive -> favor, negative -> against, neutral -> none",
     });
