@@ -306,7 +306,7 @@ impl BackendConfig for TargetSentimentConfig {
     const KIND: &'static str = "stance";
     const BACKEND: &'static str = "target-sentiment";
     const DESCRIPTION: &'static str =
-        "sentiment toward each mention (head trained on FinEntity + NewsMTSC over MiniLM), weighed per company";
+        "sentiment toward each mention (heads trained on FinEntity + NewsMTSC over MiniLM, one or an averaged ensemble), weighed per company";
     const OPTIONS: &'static [(&'static str, &'static str)] = &[
         ("encoder", "sentence-transformers model directory or hub id (relative to the config file)"),
         ("head", "directory with manifest.json + head.safetensors from `stancepipe train target`, or a list of them (an ensemble: class probabilities averaged)"),
