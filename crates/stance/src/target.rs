@@ -211,35 +211,42 @@ impl TargetModel {
         docs: &[Doc],
         batch_size: usize,
     ) -> Result<(Vec<MentionRef>, Vec<Vec<f32>>), StageError> {
+        // The mentions depend on the documents alone; their texts on how a
+        // member shows the target, built once per way for the members sharing it.
         let mut items = Vec::new();
-        let mut mean: Vec<Vec<f32>> = Vec::new();
-        for (i, m) in self.members.iter().enumerate() {
-            let mut texts = Vec::new();
+        let mut texts: Vec<(TargetFeatures, Vec<String>)> = Vec::new();
+        for kind in self.members.iter().map(|m| m.kind) {
+            if texts.iter().any(|(k, _)| *k == kind) {
+                continue;
+            }
+            let first = texts.is_empty();
             let mut these = Vec::new();
             for (d, doc) in docs.iter().enumerate() {
-                for input in features::mention_inputs(doc, m.kind) {
-                    texts.extend(input.texts);
-                    these.push(MentionRef {
-                        doc: d,
-                        company: input.company.to_string(),
-                        sentence: input.sentence,
-                        span: input.span,
-                    });
+                for input in features::mention_inputs(doc, kind) {
+                    if first {
+                        items.push(MentionRef {
+                            doc: d,
+                            company: input.company.to_string(),
+                            sentence: input.sentence,
+                            span: input.span,
+                        });
+                    }
+                    these.extend(input.texts);
                 }
             }
-            let per = m.kind.texts_per_example();
+            texts.push((kind, these));
+        }
+        let mut mean = vec![vec![0.0f32; self.labels().len()]; items.len()];
+        for (kind, texts) in &texts {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let embedded = m
-                .encoder
-                .embed_many(&refs, batch_size, &|_| {})
-                .map_err(StageError::Batch)?;
-            let x: Vec<Vec<f32>> = embedded.chunks(per).map(|c| c.concat()).collect();
-            let probs = m.head.predict(&x);
-            if i == 0 {
-                items = these;
-                mean = probs;
-            } else {
-                for (acc, p) in mean.iter_mut().zip(&probs) {
+            for m in self.members.iter().filter(|m| m.kind == *kind) {
+                let embedded = m
+                    .encoder
+                    .embed_many(&refs, batch_size, &|_| {})
+                    .map_err(StageError::Batch)?;
+                let per = kind.texts_per_example();
+                let x: Vec<Vec<f32>> = embedded.chunks(per).map(|c| c.concat()).collect();
+                for (acc, p) in mean.iter_mut().zip(m.head.predict(&x)) {
                     acc.iter_mut().zip(p).for_each(|(a, b)| *a += b);
                 }
             }
