@@ -381,7 +381,7 @@ fn train_rejects_target_options_for_sentiment_before_loading_anything() {
     assert_eq!(out.code, 2, "stderr: {}", out.stderr);
     assert!(out.stderr.contains("--contrast-pairs"), "{}", out.stderr);
     assert!(!out_dir.exists(), "nothing written");
-    let out = stancepipe(&["train", "target", "--features", "span"], None);
+    let out = stancepipe(&["train", "target", "--features", "no-such-kind"], None);
     assert_eq!(out.code, 2, "an unknown feature kind is a usage error");
     assert!(
         out.stderr.contains("marked-span"),

@@ -130,6 +130,8 @@ enum Features {
     MarkedWindow,
     /// Marked, its embedding plus the mean of the target's own tokens.
     MarkedSpan,
+    /// Marked, the mean of the target's own tokens only (TD-BERT).
+    Span,
 }
 
 impl From<Features> for stancepipe_encoder::TargetFeatures {
@@ -138,6 +140,7 @@ impl From<Features> for stancepipe_encoder::TargetFeatures {
             Features::Marked => Self::Marked,
             Features::MarkedWindow => Self::MarkedWindow,
             Features::MarkedSpan => Self::MarkedSpan,
+            Features::Span => Self::Span,
         }
     }
 }

@@ -15,13 +15,18 @@ pub enum TargetFeatures {
     /// feature that differs between two targets of the same sentence.
     /// Needs token states, so it runs through [`crate::TunedEncoder`].
     MarkedSpan,
+    /// `Marked`, pooled over the target's own token states only (TD-BERT's
+    /// choice): the sentence's overall tone reaches the target only through
+    /// attention, which is meant to help when two targets of one sentence
+    /// differ. Runs through [`crate::TunedEncoder`], like `MarkedSpan`.
+    Span,
 }
 
 impl TargetFeatures {
     /// How many texts are embedded per target.
     pub fn texts_per_example(self) -> usize {
         match self {
-            TargetFeatures::Marked | TargetFeatures::MarkedSpan => 1,
+            TargetFeatures::Marked | TargetFeatures::MarkedSpan | TargetFeatures::Span => 1,
             TargetFeatures::MarkedWindow => 2,
         }
     }
@@ -30,6 +35,7 @@ impl TargetFeatures {
     pub fn pooling(self) -> crate::tuned::Pooling {
         match self {
             TargetFeatures::MarkedSpan => crate::tuned::Pooling::MeanAndTarget,
+            TargetFeatures::Span => crate::tuned::Pooling::Target,
             _ => crate::tuned::Pooling::Mean,
         }
     }
@@ -115,7 +121,9 @@ pub fn mention_inputs(doc: &Doc, kind: TargetFeatures) -> Vec<MentionInput<'_>> 
 /// The texts to embed for one target example, in feature order.
 pub fn target_texts(kind: TargetFeatures, text: &str, start: usize, end: usize) -> Vec<String> {
     match kind {
-        TargetFeatures::Marked | TargetFeatures::MarkedSpan => vec![mark(text, start, end)],
+        TargetFeatures::Marked | TargetFeatures::MarkedSpan | TargetFeatures::Span => {
+            vec![mark(text, start, end)]
+        }
         TargetFeatures::MarkedWindow => vec![mark(text, start, end), window(text, start, end)],
     }
 }
@@ -144,6 +152,7 @@ mod tests {
             TargetFeatures::Marked,
             TargetFeatures::MarkedWindow,
             TargetFeatures::MarkedSpan,
+            TargetFeatures::Span,
         ] {
             assert_eq!(
                 target_texts(kind, t, 10, 19).len(),

@@ -79,13 +79,17 @@ pub enum Pooling {
     /// normalized as the base model normalizes: twice the base dimension.
     /// A text without markers (or cut before them) uses all its tokens.
     MeanAndTarget,
+    /// The mean over the target's tokens alone (normalized; a text without
+    /// markers uses all its tokens): nothing in the features is shared by
+    /// two targets of one sentence except through attention, as in TD-BERT.
+    Target,
 }
 
 impl Pooling {
     /// Vectors per text.
     pub fn width(self) -> usize {
         match self {
-            Pooling::Mean => 1,
+            Pooling::Mean | Pooling::Target => 1,
             Pooling::MeanAndTarget => 2,
         }
     }
@@ -283,7 +287,8 @@ pub struct TunedEncoder {
     base: Arc<SentenceEncoder>,
     normalize: bool,
     pooling: Pooling,
-    /// Token ids of the target markers, for [`Pooling::MeanAndTarget`].
+    /// Token ids of the target markers, for [`Pooling::MeanAndTarget`] and
+    /// [`Pooling::Target`].
     markers: (Vec<i64>, Vec<i64>),
     /// Shared by every tuned encoder over the same base model and split.
     bottom: Arc<Mutex<Bottom>>,
@@ -415,6 +420,7 @@ impl TunedEncoder {
         let id = match pooling {
             Pooling::Mean => id,
             Pooling::MeanAndTarget => format!("{id} [mean + target-span pooling]"),
+            Pooling::Target => format!("{id} [target-span pooling]"),
         };
         Ok(TunedEncoder {
             id,
@@ -468,11 +474,16 @@ impl TunedEncoder {
 
     /// Features of final token states (see [`Pooling`]).
     fn pooled(&self, hidden: &Tensor, mask: &Tensor, ranges: &[Option<Range>]) -> Tensor {
-        let targets = match self.pooling {
-            Pooling::Mean => None,
-            Pooling::MeanAndTarget => Some(target_mask(ranges, mask)),
-        };
-        features_of(hidden, mask, targets.as_ref(), self.normalize)
+        match self.pooling {
+            Pooling::Mean => features_of(hidden, mask, None, self.normalize),
+            Pooling::MeanAndTarget => features_of(
+                hidden,
+                mask,
+                Some(&target_mask(ranges, mask)),
+                self.normalize,
+            ),
+            Pooling::Target => pool(hidden, &target_mask(ranges, mask), self.normalize),
+        }
     }
 }
 

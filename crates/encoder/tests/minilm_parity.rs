@@ -230,7 +230,8 @@ fn lora_adapters_train_save_and_reload() {
 }
 
 /// Span pooling (target features `marked-span`): the sentence embedding,
-/// then the normalized mean of the marked target's own tokens.
+/// then the normalized mean of the marked target's own tokens; `span`
+/// features keep the second part alone.
 #[test]
 fn span_pooling_adds_the_target_tokens_mean() {
     use stancepipe_encoder::{features, Pooling, Spec, TuneParams, TunedEncoder};
@@ -238,16 +239,14 @@ fn span_pooling_adds_the_target_tokens_mean() {
 
     let repo = ModelRepo::open(ModelSource::Local(root().join("models/all-MiniLM-L6-v2"))).unwrap();
     let base = Arc::new(SentenceEncoder::load(&repo, tch::Device::Cpu).unwrap());
-    let span = TunedEncoder::load(
-        base.clone(),
-        &repo,
-        Spec {
-            pooling: Pooling::MeanAndTarget,
+    let pooled = |pooling| {
+        let spec = Spec {
+            pooling,
             ..Spec::top(1)
-        },
-        None,
-    )
-    .unwrap();
+        };
+        TunedEncoder::load(base.clone(), &repo, spec, None).unwrap()
+    };
+    let span = pooled(Pooling::MeanAndTarget);
     assert_eq!(span.dim(), 2 * base.dim());
     let text = "Unlike Alipay, WeChat kept its focus and grew.";
     let at = |w: &str| {
@@ -272,6 +271,17 @@ fn span_pooling_adds_the_target_tokens_mean() {
         dist(&got[0][d..], &got[1][d..]) > 10.0 * dist(&got[0][..d], &got[1][..d]),
         "the two targets of one sentence differ mostly in their span half"
     );
+    // Target-only pooling (`span` features) is the span half alone.
+    let only = pooled(Pooling::Target);
+    assert_eq!(only.dim(), d);
+    for (o, g) in only.embed(&texts).unwrap().iter().zip(&got) {
+        let diff = o
+            .iter()
+            .zip(&g[d..])
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(diff < 1e-5, "target-only pooling is the span half");
+    }
     // No markers: the span half falls back to every token.
     let diff = got[2][..d]
         .iter()

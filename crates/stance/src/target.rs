@@ -126,14 +126,16 @@ const TASK: &str = "target-sentiment";
 
 /// The committed ensemble: every target head trained with the default
 /// recipe (rank-8 LoRA, `marked-span`): 500 contrast pairs with seeds 13,
-/// 14 and 15, and 0, 250 and 1,500 pairs with seed 13 (docs/quality.md).
-const DEFAULT_HEADS: [&str; 6] = [
+/// 14 and 15, and 0, 250 and 1,500 pairs with seed 13; and the 500-pair,
+/// seed-13 recipe with `span` features (docs/quality.md).
+const DEFAULT_HEADS: [&str; 7] = [
     "models/heads/target",
     "models/heads/target-seed14",
     "models/heads/target-seed15",
     "models/heads/target-pairs0",
     "models/heads/target-pairs250",
     "models/heads/target-pairs1500",
+    "models/heads/target-span",
 ];
 
 /// One member of the ensemble: a head with the encoder it was trained over

@@ -280,7 +280,7 @@ fn fit_head(
             // layer, run through the tuned encoder's split forward pass.
             let embedder: Arc<dyn Embed> = match pooling {
                 Pooling::Mean => enc.base.clone(),
-                Pooling::MeanAndTarget => Arc::new(
+                Pooling::MeanAndTarget | Pooling::Target => Arc::new(
                     TunedEncoder::load(
                         enc.base.clone(),
                         enc.repo,
