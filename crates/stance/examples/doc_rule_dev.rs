@@ -1,4 +1,4 @@
-//! Chooses the document-level rule of `target-sentiment` on dev data, since
+//! Checks the document-level rule of `target-sentiment` on dev data, since
 //! no document-level labels exist here (besides the seed, which must not be
 //! tuned on). Developer tool, used in docs/quality.md:
 //!
@@ -72,21 +72,20 @@ fn main() -> Result<(), String> {
             "{path}: labels must include positive, negative and neutral"
         ));
     };
-    let by_class: Vec<Vec<usize>> = [pos, neg, neu]
-        .iter()
-        .map(|&c| {
-            (0..mentions.len())
-                .filter(|&i| mentions[i].gold == c)
-                .collect()
-        })
-        .collect();
-    println!(
-        "{} dev mentions ({} positive, {} negative, {} neutral); {DOCS} documents per mix",
-        mentions.len(),
-        by_class[0].len(),
-        by_class[1].len(),
-        by_class[2].len()
-    );
+    // A pool of mention indices, split by gold class (positive, negative, neutral).
+    let by_class = |pool: &[usize]| -> Vec<Vec<usize>> {
+        [pos, neg, neu]
+            .iter()
+            .map(|&c| {
+                pool.iter()
+                    .copied()
+                    .filter(|&i| mentions[i].gold == c)
+                    .collect()
+            })
+            .collect()
+    };
+    let all: Vec<usize> = (0..mentions.len()).collect();
+    let counts = by_class(&all).iter().map(Vec::len).collect::<Vec<_>>();
 
     let mixes = [
         ("uniform", [1.0, 1.0, 1.0]),
@@ -110,17 +109,9 @@ fn main() -> Result<(), String> {
         let pool: Vec<usize> = (0..mentions.len())
             .map(|_| rng.gen_range(0..mentions.len()))
             .collect();
-        let by_class: Vec<Vec<usize>> = [pos, neg, neu]
-            .iter()
-            .map(|&c| {
-                pool.iter()
-                    .copied()
-                    .filter(|&i| mentions[i].gold == c)
-                    .collect()
-            })
-            .collect();
+        let classes = by_class(&pool);
         for (m, (_, alpha)) in mixes.iter().enumerate() {
-            let docs = documents(&by_class, *alpha, &mut rng);
+            let docs = documents(&classes, *alpha, &mut rng);
             let gold: Vec<StanceLabel> = docs
                 .iter()
                 .map(|d| {
@@ -142,8 +133,11 @@ fn main() -> Result<(), String> {
     }
 
     println!(
-        "{} dev mentions; {REPS} bootstrap resamples x {DOCS} documents per mix; gold threshold {GOLD_THRESHOLD}",
-        mentions.len()
+        "{} dev mentions ({} positive, {} negative, {} neutral); {REPS} bootstrap resamples x {DOCS} documents per mix; gold threshold {GOLD_THRESHOLD}",
+        mentions.len(),
+        counts[0],
+        counts[1],
+        counts[2]
     );
     println!("document macro-F1 (mean over resamples) and the paired gain over the current rule (label, 0.15): mean +- sd");
     println!("mention_polarity threshold  uniform  neutral-leaning  both   gain vs current");

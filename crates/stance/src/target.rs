@@ -241,12 +241,12 @@ impl TargetModel {
         let mut mean = vec![vec![0.0f32; self.labels().len()]; items.len()];
         for (kind, texts) in &texts {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let per = kind.texts_per_example();
             for m in self.members.iter().filter(|m| m.kind == *kind) {
                 let embedded = m
                     .encoder
                     .embed_many(&refs, batch_size, &|_| {})
                     .map_err(StageError::Batch)?;
-                let per = kind.texts_per_example();
                 let x: Vec<Vec<f32>> = embedded.chunks(per).map(|c| c.concat()).collect();
                 for (acc, p) in mean.iter_mut().zip(m.head.predict(&x)) {
                     acc.iter_mut().zip(p).for_each(|(a, b)| *a += b);
