@@ -357,35 +357,23 @@ fn usage_errors_exit_2_without_panicking() {
 fn train_rejects_target_options_for_sentiment_before_loading_anything() {
     let out_dir = std::env::temp_dir().join(format!("stancepipe-train-{}", std::process::id()));
     let dir = out_dir.to_string_lossy().to_string();
-    let args = [
-        "train",
-        "sentiment",
-        "--features",
-        "marked-span",
-        "--out",
-        &dir,
-    ];
-    let out = stancepipe(&args, None);
-    assert_eq!(out.code, 2, "stderr: {}", out.stderr);
-    assert!(out.stderr.contains("--features"), "{}", out.stderr);
-    assert!(!out_dir.exists(), "nothing written");
-    let args = [
-        "train",
-        "sentiment",
-        "--contrast-pairs",
-        "10",
-        "--out",
-        &dir,
-    ];
-    let out = stancepipe(&args, None);
-    assert_eq!(out.code, 2, "stderr: {}", out.stderr);
-    assert!(out.stderr.contains("--contrast-pairs"), "{}", out.stderr);
-    assert!(!out_dir.exists(), "nothing written");
-    let out = stancepipe(&["train", "target", "--features", "no-such-kind"], None);
-    assert_eq!(out.code, 2, "an unknown feature kind is a usage error");
-    assert!(
-        out.stderr.contains("marked-span"),
-        "lists the kinds: {}",
-        out.stderr
-    );
+    for (flag, value) in [
+        ("--features", "marked-span"),
+        ("--contrast-pairs", "10"),
+        ("--sources", "finentity"),
+    ] {
+        let out = stancepipe(&["train", "sentiment", flag, value, "--out", &dir], None);
+        assert_eq!(out.code, 2, "{flag}: stderr: {}", out.stderr);
+        assert!(out.stderr.contains(flag), "{}", out.stderr);
+        assert!(!out_dir.exists(), "{flag}: nothing written");
+    }
+    // An unknown value is a usage error that lists the valid ones.
+    for (flag, bad, listed) in [
+        ("--sources", "reddit", "newsmtsc"),
+        ("--features", "no-such-kind", "marked-span"),
+    ] {
+        let out = stancepipe(&["train", "target", flag, bad], None);
+        assert_eq!(out.code, 2, "{flag} {bad}: stderr: {}", out.stderr);
+        assert!(out.stderr.contains(listed), "{}", out.stderr);
+    }
 }

@@ -119,6 +119,30 @@ struct TrainArgs {
     /// that keeps both targets; docs/quality.md). 0: the data alone.
     #[arg(long, default_value_t = 0)]
     contrast_pairs: usize,
+    /// `target` only: the sources to train and select on (comma-separated;
+    /// default both). Test figures cover both, each marked with whether its
+    /// source was trained on: training on one measures the head on the
+    /// other (docs/quality.md, "Across sources").
+    #[arg(long, value_enum, value_delimiter = ',')]
+    sources: Vec<Source>,
+}
+
+/// A labeled source of `train target` (see `TargetSource`).
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Source {
+    /// FinEntity: Reuters financial snippets.
+    Finentity,
+    /// NewsMTSC: news sentences (`train.jsonl`).
+    Newsmtsc,
+}
+
+impl From<Source> for stancepipe_train::TargetSource {
+    fn from(s: Source) -> Self {
+        match s {
+            Source::Finentity => Self::FinEntity,
+            Source::Newsmtsc => Self::NewsMtsc,
+        }
+    }
 }
 
 /// How `train target` shows the target (see `TargetFeatures`).
@@ -299,6 +323,7 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
         let only_target = [
             ("--features", !args.features.is_empty()),
             ("--contrast-pairs", args.contrast_pairs > 0),
+            ("--sources", !args.sources.is_empty()),
         ];
         if let Some((flag, _)) = only_target.iter().find(|(_, given)| *given) {
             return Err(Failure::new(
@@ -388,6 +413,20 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
         if args.contrast_pairs > 0 {
             command.push_str(&format!(" --contrast-pairs {}", args.contrast_pairs));
         }
+        if !args.sources.is_empty() {
+            let names: Vec<String> = args
+                .sources
+                .iter()
+                .filter_map(|s| s.to_possible_value().map(|v| v.get_name().to_string()))
+                .collect();
+            command.push_str(&format!(" --sources {}", names.join(",")));
+        }
+    }
+    let mut sources: Vec<stancepipe_train::TargetSource> =
+        args.sources.iter().map(|&s| s.into()).collect();
+    sources.dedup();
+    if sources.is_empty() {
+        sources = stancepipe_train::TargetSource::ALL.to_vec();
     }
     let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
@@ -423,6 +462,7 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
             &stancepipe_train::TargetSetup {
                 candidates: &features.iter().map(|&f| f.into()).collect::<Vec<_>>(),
                 contrast_pairs: args.contrast_pairs,
+                sources: &sources,
             },
             &command,
             &progress,

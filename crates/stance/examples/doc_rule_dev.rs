@@ -172,7 +172,8 @@ fn label(doc: &[usize], read: impl Fn(usize) -> (f32, f32), threshold: f64) -> S
         threshold,
         max_evidence: 0,
     };
-    decide("doc", &evidence, doc.len(), rule).stance
+    // One mention a sentence, and nothing but mentions.
+    decide("doc", &evidence, doc.len(), doc.len(), rule).stance
 }
 
 /// Synthetic documents as lists of mention indices.

@@ -12,8 +12,11 @@
 //!    mentions in headings are counted in `mentions` but are not evidence.
 //! 2. `n` = number of evidence sentences, `m` = mean of their
 //!    [`Label::polarity`](stancepipe_core::Label::polarity) (in [-1, 1]).
-//! 3. **Label**: if `n < min_mentions` (or `n = 0`) the company is only
-//!    mentioned in passing: `none`. Otherwise `favor` if `m >= threshold`,
+//! 3. **Label**: if `n < min(min_mentions, c)` (or `n = 0`), with `c` the
+//!    document's number of content sentences, the company is only mentioned
+//!    in passing: `none`. (A company named in every content sentence of a
+//!    short document, a headline say, is its subject, not a passing
+//!    mention.) Otherwise `favor` if `m >= threshold`,
 //!    `against` if `m <= -threshold` (and `m` is not 0, so `threshold = 0`
 //!    does not turn a flat document into favor), else `none`.
 //! 4. **Score**: strength `s = min(|m|, 1) * n / (n + 1)`: the mean polarity,
@@ -111,7 +114,7 @@ impl BackendConfig for AggregateConfig {
     const OPTIONS: &'static [(&'static str, &'static str)] = &[
         (
             "min_mentions",
-            "fewer distinct content sentences mentioning a company than this gives `none` (mentioned in passing)",
+            "fewer distinct content sentences mentioning a company than this gives `none` (mentioned in passing), unless the document has fewer content sentences and the company is in all of them",
         ),
         (
             "threshold",
@@ -166,6 +169,7 @@ impl AggregateStance {
             company,
             &weighted,
             mentions,
+            content_sentences(doc),
             Rule {
                 min_mentions: cfg.min_mentions,
                 threshold: cfg.threshold,
@@ -183,14 +187,25 @@ pub struct Rule {
     pub max_evidence: usize,
 }
 
+/// The number of content sentences of `doc` (headings aside): the length
+/// against which [`decide`] judges a mention to be in passing.
+pub fn content_sentences(doc: &Doc) -> usize {
+    doc.sentences
+        .iter()
+        .filter(|s| s.kind == SentenceKind::Content)
+        .count()
+}
+
 /// Decides a company's stance from its evidence sentences: sentence index ->
-/// (polarity in [-1, 1], weight > 0). `m` is the weighted mean polarity and
-/// `n` the number of evidence sentences; the rest is the rule in the crate
+/// (polarity in [-1, 1], weight > 0), in a document of `content_sentences`
+/// ([`content_sentences`]). `m` is the weighted mean polarity and `n` the
+/// number of evidence sentences; the rest is the rule in the crate
 /// documentation (with weight 1 everywhere for `aggregate`).
 pub fn decide(
     company: &str,
     evidence: &BTreeMap<usize, (f32, f32)>,
     mentions: usize,
+    content_sentences: usize,
     rule: Rule,
 ) -> CompanyStance {
     let n = evidence.len();
@@ -205,7 +220,10 @@ pub fn decide(
             / total_weight
     };
     let strength = mean.abs().min(1.0) * n as f64 / (n as f64 + 1.0);
-    let stance = if n == 0 || n < rule.min_mentions {
+    // In passing: in fewer sentences than min_mentions, unless the document
+    // has fewer content sentences than that and the company is in them all.
+    let needed = rule.min_mentions.min(content_sentences.max(1));
+    let stance = if n == 0 || n < needed {
         StanceLabel::None
     } else if mean > 0.0 && mean >= rule.threshold {
         StanceLabel::Favor
@@ -416,6 +434,55 @@ mod tests {
         assert_eq!(s[0].evidence, [0]);
         // A glowing passing mention lowers the confidence in none.
         assert!(close(s[0].score, 1.0 - 0.9 / 2.0), "{:?}", s[0]);
+    }
+
+    #[test]
+    fn the_subject_of_a_short_document_is_not_a_passing_mention() {
+        // A headline: one content sentence, one mention, under the default
+        // min_mentions (2).
+        let headline = doc(&[content(
+            "Alipay shares jump after record profits.",
+            0.8,
+            &["Alipay"],
+        )]);
+        assert_eq!(run(&["Alipay"], headline)[0].stance, StanceLabel::Favor);
+        // Headings do not count as content: the company is in the one
+        // content sentence there is.
+        let titled = doc(&[
+            S("Alipay results", SentenceKind::Heading, None, &["Alipay"]),
+            content("Alipay lost money again.", -0.7, &["Alipay"]),
+        ]);
+        let s = run(&["Alipay"], titled);
+        assert_eq!((s[0].stance, s[0].mentions), (StanceLabel::Against, 2));
+        // Two content sentences, the company in one of them: in passing.
+        let two = doc(&[
+            content("Alipay lost money again.", -0.7, &["Alipay"]),
+            content("Markets were calm.", 0.0, &[]),
+        ]);
+        assert_eq!(run(&["Alipay"], two)[0].stance, StanceLabel::None);
+        // A document with no content sentence gives nothing a stance.
+        let empty = doc(&[S("Alipay", SentenceKind::Heading, None, &["Alipay"])]);
+        assert_eq!(run(&["Alipay"], empty)[0].stance, StanceLabel::None);
+    }
+
+    #[test]
+    fn decide_needs_min_mentions_only_of_a_document_that_has_them() {
+        let one = BTreeMap::from([(0, (-0.9, 1.0))]);
+        let rule = Rule {
+            min_mentions: 3,
+            threshold: 0.15,
+            max_evidence: 1,
+        };
+        let label = |content| decide("A", &one, 1, content, rule).stance;
+        assert_eq!(label(1), StanceLabel::Against);
+        assert_eq!(label(2), StanceLabel::None);
+        assert_eq!(label(60), StanceLabel::None);
+        let three = BTreeMap::from([(0, (-0.9, 1.0)), (4, (-0.5, 1.0)), (9, (0.0, 1.0))]);
+        assert_eq!(
+            decide("A", &three, 3, 60, rule).stance,
+            StanceLabel::Against
+        );
+        assert_eq!(decide("A", &three, 3, 2, rule).stance, StanceLabel::Against);
     }
 
     #[test]

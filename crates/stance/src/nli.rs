@@ -6,7 +6,7 @@
 //! weight the larger of the two. The company's stance then follows
 //! [`crate::decide`], as for the other backends.
 
-use crate::{decide, Rule};
+use crate::{content_sentences, decide, Rule};
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
     Annotation, BackendConfig, BuildContext, Doc, OptionError, SentenceKind, Stage, StageConfig,
@@ -85,7 +85,7 @@ impl BackendConfig for NliStanceConfig {
         ("model", "NLI model directory or hub id (BART architecture)"),
         ("favor_hypothesis", "hypothesis for favor; {company} is replaced by the company name"),
         ("against_hypothesis", "hypothesis for against; {company} is replaced by the company name"),
-        ("min_mentions", "fewer distinct content sentences mentioning a company than this gives `none`"),
+        ("min_mentions", "fewer distinct content sentences mentioning a company than this gives `none`, unless the document has fewer content sentences and the company is in all of them"),
         ("threshold", "weighted mean of P(favor) - P(against) needed for favor (>=) or against (<= -threshold)"),
         ("max_evidence", "most evidence sentences listed per company, at least 1"),
     ];
@@ -104,6 +104,7 @@ impl NliStance {
             threshold: self.cfg.threshold,
             max_evidence: self.cfg.max_evidence,
         };
+        let content = content_sentences(doc);
         let mut out = Vec::with_capacity(self.companies.len());
         for c in &self.companies {
             let mut sentences: Vec<usize> = Vec::new();
@@ -134,7 +135,7 @@ impl NliStance {
                 .zip(scores)
                 .map(|(&i, s)| (i, (s[0] - s[1], s[0].max(s[1]))))
                 .collect();
-            out.push(decide(c, &evidence, mentions, rule));
+            out.push(decide(c, &evidence, mentions, content, rule));
         }
         Ok(out)
     }

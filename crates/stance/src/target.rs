@@ -15,9 +15,10 @@
 //! of the company's mentions in it, weighted by their mean confidence; the
 //! company's stance comes from the weighted mean over its evidence sentences,
 //! with `none` when it appears in fewer than `min_mentions` content sentences
-//! (mentioned in passing) or when the mean is within ±`threshold`.
+//! (mentioned in passing; a shorter document needs the company in all of its
+//! content sentences) or when the mean is within ±`threshold`.
 
-use crate::{decide, Rule};
+use crate::{content_sentences, decide, Rule};
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
     labels, Annotation, BackendConfig, BuildContext, Doc, OptionError, Span, Stage, StageConfig,
@@ -319,7 +320,7 @@ impl BackendConfig for TargetSentimentConfig {
     const OPTIONS: &'static [(&'static str, &'static str)] = &[
         ("encoder", "sentence-transformers model directory or hub id (relative to the config file)"),
         ("head", "directory with manifest.json + head.safetensors from `stancepipe train target`, or a list of them (an ensemble: class probabilities averaged)"),
-        ("min_mentions", "fewer distinct content sentences mentioning a company than this gives `none` (mentioned in passing)"),
+        ("min_mentions", "fewer distinct content sentences mentioning a company than this gives `none` (mentioned in passing), unless the document has fewer content sentences and the company is in all of them"),
         ("threshold", "confidence-weighted mean polarity needed for favor (>=) or against (<= -threshold), in [0, 1]"),
         ("max_evidence", "most evidence sentences listed per company, at least 1"),
         ("batch_size", "texts embedded at once"),
@@ -376,6 +377,7 @@ impl Stage for TargetSentiment {
             max_evidence: self.cfg.max_evidence,
         };
         for (d, doc) in docs.iter_mut().enumerate() {
+            let content = content_sentences(doc);
             doc.stance = self
                 .companies
                 .iter()
@@ -396,7 +398,7 @@ impl Stage for TargetSentiment {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    decide(c, &evidence, mentions, rule)
+                    decide(c, &evidence, mentions, content, rule)
                 })
                 .collect();
         }

@@ -414,15 +414,75 @@ fn target_inputs(v: &[TargetExample], kind: TargetFeatures) -> (Vec<String>, Vec
     (texts, v.iter().map(|e| label_index(&e.label)).collect())
 }
 
+/// A labeled source of target examples. `train target --sources` trains on
+/// some of them, so that the others measure how the head fares on text it
+/// has never seen the like of (docs/quality.md, "Across sources").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetSource {
+    /// Reuters financial snippets: train, dev and test by the split rule.
+    FinEntity,
+    /// News sentences: `train.jsonl` split into train and dev; its test
+    /// sets are the separate `devtest_mt.jsonl` and `devtest_rw.jsonl`.
+    NewsMtsc,
+}
+
+impl TargetSource {
+    /// Both sources, the default.
+    pub const ALL: [TargetSource; 2] = [TargetSource::FinEntity, TargetSource::NewsMtsc];
+
+    /// This source's examples of the `train` or `dev` part.
+    fn part(self, data: &DataDir, split: Split) -> Result<Vec<TargetExample>, String> {
+        let err = |e: datasets::DataError| e.to_string();
+        match self {
+            TargetSource::FinEntity => {
+                datasets::finentity(&data.file("finentity/FinEntity.json")?, split).map_err(err)
+            }
+            TargetSource::NewsMtsc => {
+                datasets::newsmtsc(&data.file("newsmtsc/train.jsonl")?, Some(split)).map_err(err)
+            }
+        }
+    }
+
+    /// This source's test sets, by name.
+    fn tests(self, data: &DataDir) -> Result<Vec<(&'static str, Vec<TargetExample>)>, String> {
+        let err = |e: datasets::DataError| e.to_string();
+        Ok(match self {
+            TargetSource::FinEntity => vec![(
+                "finentity-test",
+                datasets::finentity(&data.file("finentity/FinEntity.json")?, Split::Test)
+                    .map_err(err)?,
+            )],
+            TargetSource::NewsMtsc => {
+                let set = |f: &str| {
+                    datasets::newsmtsc(&data.file(&format!("newsmtsc/{f}.jsonl"))?, None)
+                        .map_err(err)
+                };
+                vec![
+                    ("newsmtsc-devtest_mt", set("devtest_mt")?),
+                    ("newsmtsc-devtest_rw", set("devtest_rw")?),
+                ]
+            }
+        })
+    }
+}
+
 /// The target head's dev part: FinEntity's and NewsMTSC `train.jsonl`'s.
 pub fn target_dev(data: &DataDir) -> Result<Vec<TargetExample>, String> {
-    let err = |e: datasets::DataError| e.to_string();
-    let mut dev =
-        datasets::finentity(&data.file("finentity/FinEntity.json")?, Split::Dev).map_err(err)?;
-    dev.extend(
-        datasets::newsmtsc(&data.file("newsmtsc/train.jsonl")?, Some(Split::Dev)).map_err(err)?,
-    );
-    Ok(dev)
+    target_part(data, &TargetSource::ALL, Split::Dev)
+}
+
+/// The `train` or `dev` part of `sources`, in that order.
+fn target_part(
+    data: &DataDir,
+    sources: &[TargetSource],
+    split: Split,
+) -> Result<Vec<TargetExample>, String> {
+    let mut all = Vec::new();
+    for s in sources {
+        all.extend(s.part(data, split)?);
+    }
+    Ok(all)
 }
 
 /// A target head's class probabilities on `dev`, or (`contrastive_only`)
@@ -466,6 +526,10 @@ pub struct TargetSetup<'a> {
     /// Contrast pairs added to the training part ([`contrast::pairs`]);
     /// 0 trains on the data alone.
     pub contrast_pairs: usize,
+    /// The sources whose train and dev parts are used (not empty). Test
+    /// figures are reported on every source's test sets, each marked with
+    /// whether its source was trained on.
+    pub sources: &'a [TargetSource],
 }
 
 /// Trains the target sentiment head; writes it to `out`; returns its
@@ -483,32 +547,22 @@ pub fn train_target(
 ) -> Result<Manifest, String> {
     let candidates = setup.candidates;
     let started = Instant::now();
-    let err = |e: datasets::DataError| e.to_string();
-    let fe = data.file("finentity/FinEntity.json")?;
-    let mt_train = data.file("newsmtsc/train.jsonl")?;
-    let mut train = datasets::finentity(&fe, Split::Train).map_err(err)?;
-    train.extend(datasets::newsmtsc(&mt_train, Some(Split::Train)).map_err(err)?);
+    if setup.sources.is_empty() {
+        return Err("no sources to train on".into());
+    }
+    let mut train = target_part(data, setup.sources, Split::Train)?;
     let real_train = train.len();
     train.extend(contrast::pairs(
         &train,
         setup.contrast_pairs,
         fit.seed() as u64,
     ));
-    let dev = target_dev(data)?;
-    let tests: Vec<(&str, Vec<TargetExample>)> = vec![
-        (
-            "finentity-test",
-            datasets::finentity(&fe, Split::Test).map_err(err)?,
-        ),
-        (
-            "newsmtsc-devtest_mt",
-            datasets::newsmtsc(&data.file("newsmtsc/devtest_mt.jsonl")?, None).map_err(err)?,
-        ),
-        (
-            "newsmtsc-devtest_rw",
-            datasets::newsmtsc(&data.file("newsmtsc/devtest_rw.jsonl")?, None).map_err(err)?,
-        ),
-    ];
+    let dev = target_part(data, setup.sources, Split::Dev)?;
+    let mut tests = Vec::new();
+    for source in TargetSource::ALL {
+        let seen = setup.sources.contains(&source);
+        tests.extend(source.tests(data)?.into_iter().map(|(n, s)| (n, s, seen)));
+    }
     let manifest = |kind| Manifest {
         task: "target-sentiment".into(),
         labels: LABELS.iter().map(|s| s.to_string()).collect(),
@@ -561,7 +615,7 @@ pub fn train_target(
     let lex = Lexicon::builtin();
     let maj = majority(&target_inputs(&train[..real_train], kind).1);
     let mut test_figures = Vec::new();
-    for (name, set) in &tests {
+    for (name, set, seen) in &tests {
         let (x, y) = target_inputs(set, kind);
         let pred = argmaxes(&probabilities(
             &head,
@@ -572,17 +626,26 @@ pub fn train_target(
             progress,
         )?);
         let lexicon: Vec<usize> = set.iter().map(|e| lexicon_label(&lex, &e.text)).collect();
-        test_figures.push(score_set(name, &y, &pred, &lexicon, maj));
+        let mut figures = score_set(name, &y, &pred, &lexicon, maj);
+        figures["source_trained_on"] = json!(seen);
+        test_figures.push(figures);
     }
     head.manifest.training = json!({
         "command": command,
-        "data": {"train": ["finentity/FinEntity.json (split train, by snippet)", "newsmtsc/train.jsonl (split train)"],
-                 "dev": ["FinEntity.json split dev", "train.jsonl split dev"],
+        "data": {"sources": setup.sources,
+                 "train": setup.sources.iter().map(|s| match s {
+                     TargetSource::FinEntity => "finentity/FinEntity.json (split train, by snippet)",
+                     TargetSource::NewsMtsc => "newsmtsc/train.jsonl (split train)",
+                 }).collect::<Vec<_>>(),
+                 "dev": setup.sources.iter().map(|s| match s {
+                     TargetSource::FinEntity => "FinEntity.json split dev",
+                     TargetSource::NewsMtsc => "train.jsonl split dev",
+                 }).collect::<Vec<_>>(),
                  "test": ["FinEntity.json split test", "newsmtsc/devtest_mt.jsonl", "newsmtsc/devtest_rw.jsonl"],
                  "contrast_pairs": setup.contrast_pairs,
                  "contrast_note": "each contrast pair joins two training texts whose targets have different labels into one text and keeps both targets (crates/train/src/contrast.rs); sizes.train counts the real examples, sizes.train_contrast the added ones",
                  "sizes": {"train": real_train, "train_contrast": train.len() - real_train, "dev": dev.len(),
-                           "test": tests.iter().map(|(n, s)| (n.to_string(), s.len())).collect::<std::collections::BTreeMap<_, _>>()}},
+                           "test": tests.iter().map(|(n, s, _)| (n.to_string(), s.len())).collect::<std::collections::BTreeMap<_, _>>()}},
         "fit": fit.describe(),
         "target_features_dev_macro_f1": per_kind,
         "chosen_target_features": kind,

@@ -9,7 +9,7 @@ use stancepipe_encoder::tuned::TOP_FILE;
 use stancepipe_encoder::{
     stage, Adapt, Embed, SentenceEncoder, TargetFeatures, TrainParams, TuneParams,
 };
-use stancepipe_train::{train_target, DataDir, Encoder, Fit, TargetSetup};
+use stancepipe_train::{train_target, DataDir, Encoder, Fit, TargetSetup, TargetSource};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -118,11 +118,25 @@ fn keeps_the_best_feature_kind_and_leaves_a_loadable_head() {
         &TargetSetup {
             candidates: &kinds,
             contrast_pairs: 0,
+            sources: &TargetSource::ALL,
         },
         "test",
         &|_, _, _| {},
     )
     .unwrap();
+    // Both sources: 32 + 32 training and 4 + 4 dev examples (index % 10),
+    // and every test set's source was trained on.
+    let sizes = &m.training["data"]["sizes"];
+    assert_eq!(
+        (sizes["train"].as_u64(), sizes["dev"].as_u64()),
+        (Some(64), Some(8))
+    );
+    let tests = m.training["test"].as_array().unwrap();
+    assert_eq!(tests.len(), 3);
+    assert!(
+        tests.iter().all(|t| t["source_trained_on"] == true),
+        "{tests:?}"
+    );
     let scores = &m.training["target_features_dev_macro_f1"];
     let (marked, span) = (
         scores["marked"].as_f64().unwrap(),
@@ -165,6 +179,7 @@ fn keeps_the_best_feature_kind_and_leaves_a_loadable_head() {
         &TargetSetup {
             candidates: &[TargetFeatures::MarkedSpan],
             contrast_pairs: 4,
+            sources: &[TargetSource::FinEntity],
         },
         "test",
         &|_, _, _| {},
@@ -175,6 +190,35 @@ fn keeps_the_best_feature_kind_and_leaves_a_loadable_head() {
     let data_rec = &m.training["data"];
     assert_eq!(data_rec["contrast_pairs"], 4);
     assert_eq!(data_rec["sizes"]["train_contrast"], 8);
+    // FinEntity alone: its train and dev parts only; NewsMTSC's test sets
+    // are still scored, marked as a source not trained on.
+    assert_eq!(data_rec["sources"], serde_json::json!(["finentity"]));
+    assert_eq!(
+        (
+            data_rec["sizes"]["train"].as_u64(),
+            data_rec["sizes"]["dev"].as_u64()
+        ),
+        (Some(32), Some(4))
+    );
+    let seen: Vec<(String, bool)> = m.training["test"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["set"].as_str().unwrap().to_string(),
+                t["source_trained_on"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("finentity-test".to_string(), true),
+            ("newsmtsc-devtest_mt".to_string(), false),
+            ("newsmtsc-devtest_rw".to_string(), false)
+        ]
+    );
     assert!(m.training["dev_contrastive"]["n"].as_u64().is_some());
     assert_eq!(m.input_dim, 2 * base.dim());
     let saved = tch::Tensor::read_safetensors(out.join(TOP_FILE)).unwrap();
@@ -186,4 +230,31 @@ fn keeps_the_best_feature_kind_and_leaves_a_loadable_head() {
     let x = encoder.embed(&["<< Acme >> shares jumped."]).unwrap();
     let p = head.predict(&x);
     assert!((p[0].iter().sum::<f32>() - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn refuses_to_train_on_no_source() {
+    let model = root().join("models/all-MiniLM-L6-v2");
+    let repo = ModelRepo::open(ModelSource::Local(model)).unwrap();
+    let base = Arc::new(SentenceEncoder::load(&repo, tch::Device::Cpu).unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_data(&data);
+    let out = tmp.path().join("head");
+    let err = train_target(
+        &Encoder { base, repo: &repo },
+        &DataDir(data),
+        &out,
+        Fit::Frozen(TrainParams::default()),
+        &TargetSetup {
+            candidates: &[TargetFeatures::Marked],
+            contrast_pairs: 0,
+            sources: &[],
+        },
+        "test",
+        &|_, _, _| {},
+    )
+    .unwrap_err();
+    assert!(err.contains("no sources"), "{err}");
+    assert!(!out.exists(), "nothing is written");
 }
