@@ -431,32 +431,33 @@ impl TargetSource {
     /// Both sources, the default.
     pub const ALL: [TargetSource; 2] = [TargetSource::FinEntity, TargetSource::NewsMtsc];
 
-    /// This source's examples of the `train` or `dev` part.
-    fn part(self, data: &DataDir, split: Split) -> Result<Vec<TargetExample>, String> {
-        let err = |e: datasets::DataError| e.to_string();
+    /// The file holding this source's train and dev parts.
+    fn file(self) -> &'static str {
         match self {
-            TargetSource::FinEntity => {
-                datasets::finentity(&data.file("finentity/FinEntity.json")?, split).map_err(err)
-            }
-            TargetSource::NewsMtsc => {
-                datasets::newsmtsc(&data.file("newsmtsc/train.jsonl")?, Some(split)).map_err(err)
-            }
+            TargetSource::FinEntity => "finentity/FinEntity.json",
+            TargetSource::NewsMtsc => "newsmtsc/train.jsonl",
         }
     }
 
-    /// This source's test sets, by name.
+    /// This source's examples of a part of [`Self::file`] (split rule).
+    fn part(self, data: &DataDir, split: Split) -> Result<Vec<TargetExample>, String> {
+        let path = data.file(self.file())?;
+        match self {
+            TargetSource::FinEntity => datasets::finentity(&path, split),
+            TargetSource::NewsMtsc => datasets::newsmtsc(&path, Some(split)),
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    /// This source's test sets, by name: FinEntity's test part, NewsMTSC's
+    /// two official test files.
     fn tests(self, data: &DataDir) -> Result<Vec<(&'static str, Vec<TargetExample>)>, String> {
-        let err = |e: datasets::DataError| e.to_string();
         Ok(match self {
-            TargetSource::FinEntity => vec![(
-                "finentity-test",
-                datasets::finentity(&data.file("finentity/FinEntity.json")?, Split::Test)
-                    .map_err(err)?,
-            )],
+            TargetSource::FinEntity => vec![("finentity-test", self.part(data, Split::Test)?)],
             TargetSource::NewsMtsc => {
                 let set = |f: &str| {
                     datasets::newsmtsc(&data.file(&format!("newsmtsc/{f}.jsonl"))?, None)
-                        .map_err(err)
+                        .map_err(|e| e.to_string())
                 };
                 vec![
                     ("newsmtsc-devtest_mt", set("devtest_mt")?),
@@ -633,14 +634,8 @@ pub fn train_target(
     head.manifest.training = json!({
         "command": command,
         "data": {"sources": setup.sources,
-                 "train": setup.sources.iter().map(|s| match s {
-                     TargetSource::FinEntity => "finentity/FinEntity.json (split train, by snippet)",
-                     TargetSource::NewsMtsc => "newsmtsc/train.jsonl (split train)",
-                 }).collect::<Vec<_>>(),
-                 "dev": setup.sources.iter().map(|s| match s {
-                     TargetSource::FinEntity => "FinEntity.json split dev",
-                     TargetSource::NewsMtsc => "train.jsonl split dev",
-                 }).collect::<Vec<_>>(),
+                 "train": setup.sources.iter().map(|s| format!("{} (split train)", s.file())).collect::<Vec<_>>(),
+                 "dev": setup.sources.iter().map(|s| format!("{} (split dev)", s.file())).collect::<Vec<_>>(),
                  "test": ["FinEntity.json split test", "newsmtsc/devtest_mt.jsonl", "newsmtsc/devtest_rw.jsonl"],
                  "contrast_pairs": setup.contrast_pairs,
                  "contrast_note": "each contrast pair joins two training texts whose targets have different labels into one text and keeps both targets (crates/train/src/contrast.rs); sizes.train counts the real examples, sizes.train_contrast the added ones",
