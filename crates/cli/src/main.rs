@@ -422,12 +422,11 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
             command.push_str(&format!(" --sources {}", names.join(",")));
         }
     }
-    let mut sources: Vec<stancepipe_train::TargetSource> =
-        args.sources.iter().map(|&s| s.into()).collect();
-    sources.dedup();
-    if sources.is_empty() {
-        sources = stancepipe_train::TargetSource::ALL.to_vec();
-    }
+    // In a fixed order, each once; none named means both.
+    let sources: Vec<stancepipe_train::TargetSource> = stancepipe_train::TargetSource::ALL
+        .into_iter()
+        .filter(|s| args.sources.is_empty() || args.sources.iter().any(|&a| *s == a.into()))
+        .collect();
     let bar = if quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {

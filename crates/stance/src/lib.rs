@@ -112,10 +112,7 @@ impl BackendConfig for AggregateConfig {
     const DESCRIPTION: &'static str =
         "mean sentence polarity over the sentences mentioning each company (model-free)";
     const OPTIONS: &'static [(&'static str, &'static str)] = &[
-        (
-            "min_mentions",
-            "fewer distinct content sentences mentioning a company than this gives `none` (mentioned in passing), unless the document has fewer content sentences and the company is in all of them",
-        ),
+        ("min_mentions", MIN_MENTIONS_HELP),
         (
             "threshold",
             "mean sentence polarity needed for favor (>= threshold) or against (<= -threshold), in [0, 1]",
@@ -186,6 +183,9 @@ pub struct Rule {
     pub threshold: f64,
     pub max_evidence: usize,
 }
+
+/// What every backend's `min_mentions` option means ([`decide`] applies it).
+pub(crate) const MIN_MENTIONS_HELP: &str = "fewer distinct content sentences mentioning a company than this gives `none` (mentioned in passing), unless the document has fewer content sentences and the company is in all of them";
 
 /// The number of content sentences of `doc` (headings aside): the length
 /// against which [`decide`] judges a mention to be in passing.

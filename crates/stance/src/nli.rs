@@ -85,7 +85,7 @@ impl BackendConfig for NliStanceConfig {
         ("model", "NLI model directory or hub id (BART architecture)"),
         ("favor_hypothesis", "hypothesis for favor; {company} is replaced by the company name"),
         ("against_hypothesis", "hypothesis for against; {company} is replaced by the company name"),
-        ("min_mentions", "fewer distinct content sentences mentioning a company than this gives `none`, unless the document has fewer content sentences and the company is in all of them"),
+        ("min_mentions", crate::MIN_MENTIONS_HELP),
         ("threshold", "weighted mean of P(favor) - P(against) needed for favor (>=) or against (<= -threshold)"),
         ("max_evidence", "most evidence sentences listed per company, at least 1"),
     ];

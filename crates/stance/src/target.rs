@@ -320,7 +320,7 @@ impl BackendConfig for TargetSentimentConfig {
     const OPTIONS: &'static [(&'static str, &'static str)] = &[
         ("encoder", "sentence-transformers model directory or hub id (relative to the config file)"),
         ("head", "directory with manifest.json + head.safetensors from `stancepipe train target`, or a list of them (an ensemble: class probabilities averaged)"),
-        ("min_mentions", "fewer distinct content sentences mentioning a company than this gives `none` (mentioned in passing), unless the document has fewer content sentences and the company is in all of them"),
+        ("min_mentions", crate::MIN_MENTIONS_HELP),
         ("threshold", "confidence-weighted mean polarity needed for favor (>=) or against (<= -threshold), in [0, 1]"),
         ("max_evidence", "most evidence sentences listed per company, at least 1"),
         ("batch_size", "texts embedded at once"),
