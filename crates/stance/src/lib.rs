@@ -134,10 +134,15 @@ pub struct AggregateStance {
 impl AggregateStance {
     /// The stance toward every tracked company, in configuration order.
     pub fn stances(&self, doc: &Doc) -> Result<Vec<CompanyStance>, String> {
-        self.companies.iter().map(|c| self.stance(doc, c)).collect()
+        let content = content_sentences(doc);
+        self.companies
+            .iter()
+            .map(|c| self.stance(doc, c, content))
+            .collect()
     }
 
-    fn stance(&self, doc: &Doc, company: &str) -> Result<CompanyStance, String> {
+    /// `content`: the document's content sentences ([`content_sentences`]).
+    fn stance(&self, doc: &Doc, company: &str, content: usize) -> Result<CompanyStance, String> {
         let cfg = &self.config;
         // Evidence sentence -> polarity; a BTreeMap dedupes and keeps text order.
         let mut evidence: BTreeMap<usize, f32> = BTreeMap::new();
@@ -166,7 +171,7 @@ impl AggregateStance {
             company,
             &weighted,
             mentions,
-            content_sentences(doc),
+            content,
             Rule {
                 min_mentions: cfg.min_mentions,
                 threshold: cfg.threshold,
