@@ -12,7 +12,7 @@ for d in docs:
         continue
     print(f"   {len(d['sentences'])} sentences, {len(d['tokens'])} tokens")
     for s in d["stance"]:
-        ev = ", ".join(str(i) for i in s["evidence"])
+        ev = ", ".join(str(e["sentence"]) for e in s["evidence"])
         print(f"   {s['company']:<10} {s['stance']:<8} score {s['score']:.2f}  mentions {s['mentions']}  evidence [{ev}]")
     if d.get("summary"):
         sm = d["summary"]

@@ -31,7 +31,7 @@ fn text_of<'a>(doc: &'a Value, span: &Value) -> &'a str {
 fn seed_document_end_to_end() {
     let doc = run_seed(&[]);
     assert_eq!(doc["id"], SEED_ID);
-    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["schema_version"], 2);
     let original = std::fs::read_to_string(root().join("seeds/000_1c9edd206bcbed3f.txt")).unwrap();
     assert_eq!(doc["text"], original.as_str(), "the text is kept untouched");
 
@@ -119,8 +119,15 @@ fn seed_document_end_to_end() {
         assert!(["favor", "against", "none"].contains(&s["stance"].as_str().unwrap()));
         let score = s["score"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&score));
-        for i in s["evidence"].as_array().unwrap() {
-            assert!((i.as_u64().unwrap() as usize) < sentences.len());
+        for e in s["evidence"].as_array().unwrap() {
+            assert!((e["sentence"].as_u64().unwrap() as usize) < sentences.len());
+            // Every reading lies inside its evidence sentence.
+            let sent = &sentences[e["sentence"].as_u64().unwrap() as usize];
+            for r in e["readings"].as_array().into_iter().flatten() {
+                assert!(sent["start"].as_u64() <= r["start"].as_u64());
+                assert!(r["end"].as_u64() <= sent["end"].as_u64());
+                assert!(["favor", "against", "none"].contains(&r["label"].as_str().unwrap()));
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 /// Version of the output schema (documented in `docs/output.md`). Bump it on
 /// any change a reader of the JSON would notice.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A half-open byte range `[start, end)` into the document text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -108,8 +108,14 @@ pub struct Mention {
     pub span: Span,
     /// Index into [`Doc::sentences`] of the sentence holding the mention.
     pub sentence: usize,
-    /// The configured alias that matched (the text itself is `text[start..end]`).
+    /// The configured alias that matched (the text itself is `text[start..end]`);
+    /// for a reference, the reference word or phrase that matched.
     pub alias: String,
+    /// A reference to the company by pronoun or description ("it", "the
+    /// company") attached to it by the tokenize stage's reference rule, not
+    /// its name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reference: bool,
 }
 
 /// Every mention of one tracked company, in text order.
@@ -160,10 +166,51 @@ pub struct CompanyStance {
     pub stance: StanceLabel,
     /// Confidence in `stance`, in [0, 1].
     pub score: f32,
-    /// Indices into [`Doc::sentences`] that support the label, strongest first.
-    pub evidence: Vec<usize>,
+    /// The sentences that support the label, strongest first, each with
+    /// the readings of the company in it that counted.
+    pub evidence: Vec<Evidence>,
     /// How many mentions the decision saw.
     pub mentions: usize,
+}
+
+/// One evidence sentence of a company's stance: why it counted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Index into [`Doc::sentences`].
+    pub sentence: usize,
+    /// The sentence's polarity toward the company in [-1, 1] (its readings
+    /// combined), as the decision used it.
+    pub polarity: f32,
+    /// The sentence's weight in the decision.
+    pub weight: f32,
+    /// The readings of the company in this sentence; empty for backends that
+    /// read whole sentences (`aggregate`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readings: Vec<Reading>,
+}
+
+/// What a stance model read at one mention (or reference) of a company.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    /// The mention or reference in the document's text.
+    #[serde(flatten)]
+    pub span: Span,
+    /// Whether the span is a reference ("it", "the company"), not a name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reference: bool,
+    /// The model's label for the company at this span (favor/against/none).
+    pub label: StanceLabel,
+    /// Signed polarity in [-1, 1] that the decision used.
+    pub polarity: f32,
+    /// The reading's weight (the model's confidence).
+    pub weight: f32,
+}
+
+impl CompanyStance {
+    /// The evidence sentences' indices, strongest first.
+    pub fn evidence_sentences(&self) -> Vec<usize> {
+        self.evidence.iter().map(|e| e.sentence).collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,11 +371,16 @@ mod tests {
             company: "Alipay".into(),
             stance: StanceLabel::Against,
             score: 0.7,
-            evidence: vec![0],
+            evidence: vec![Evidence {
+                sentence: 0,
+                polarity: -0.8,
+                weight: 1.0,
+                readings: vec![],
+            }],
             mentions: 1,
         });
         let json = serde_json::to_string(&doc).unwrap();
-        assert!(json.contains("\"schema_version\":1"));
+        assert!(json.contains("\"schema_version\":2"));
         assert!(json.contains("\"stance\":\"against\""));
         assert!(json.contains("\"start\":0,\"end\":12"));
         let back: Doc = serde_json::from_str(&json).unwrap();

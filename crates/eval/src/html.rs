@@ -144,8 +144,8 @@ fn class_table(s: &mut String, title: &str, c: &ClassScores) {
 fn doc_text(doc: &Doc) -> String {
     let mut evidence: HashMap<usize, Vec<&str>> = HashMap::new();
     for st in &doc.stance {
-        for &i in &st.evidence {
-            evidence.entry(i).or_default().push(&st.company);
+        for e in &st.evidence {
+            evidence.entry(e.sentence).or_default().push(&st.company);
         }
     }
     let mut s = String::new();

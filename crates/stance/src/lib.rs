@@ -41,7 +41,7 @@ pub mod target;
 
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
-    par_each_doc, Annotation, BackendConfig, BuildContext, CompanyStance, Doc, OptionError,
+    par_each_doc, Annotation, BackendConfig, BuildContext, CompanyStance, Doc, Evidence, OptionError,
     Registry, RegistryError, SentenceKind, Stage, StageConfig, StageError, StanceLabel,
 };
 use std::collections::BTreeMap;
@@ -260,7 +260,15 @@ pub fn decide(
         company: company.to_string(),
         stance,
         score,
-        evidence: ranked.into_iter().map(|(i, _)| i).collect(),
+        evidence: ranked
+            .into_iter()
+            .map(|(i, p)| Evidence {
+                sentence: i,
+                polarity: p,
+                weight: evidence[&i].1,
+                readings: Vec::new(),
+            })
+            .collect(),
         mentions,
     }
 }
@@ -335,6 +343,7 @@ mod tests {
                     span: Span::new(at, at + c.len()),
                     sentence: i,
                     alias: c.to_string(),
+                    reference: false,
                 };
                 match entities.iter_mut().find(|e| e.company == *c) {
                     Some(e) => e.mentions.push(mention),
@@ -397,8 +406,8 @@ mod tests {
         assert!(close(s[1].score, 0.4 * 2.0 / 3.0), "{:?}", s[1]);
         // m = 0 for JD: none with full confidence.
         assert!(close(s[2].score, 1.0), "{:?}", s[2]);
-        assert_eq!(s[0].evidence, [0, 2]);
-        assert_eq!(s[1].evidence, [1, 3]);
+        assert_eq!(s[0].evidence_sentences(), [0, 2]);
+        assert_eq!(s[1].evidence_sentences(), [1, 3]);
         assert_eq!(s[0].mentions, 2);
     }
 
@@ -420,7 +429,7 @@ mod tests {
         assert_eq!(s[0].stance, StanceLabel::None);
         assert!(close(s[0].score, 1.0 - 0.11 * 2.0 / 3.0), "{:?}", s[0]);
         // none lists the sentences closest to neutral first.
-        assert_eq!(s[0].evidence, [1, 0]);
+        assert_eq!(s[0].evidence_sentences(), [1, 0]);
     }
 
     #[test]
@@ -436,7 +445,7 @@ mod tests {
         let s = run(&["Alipay"], d);
         assert_eq!(s[0].stance, StanceLabel::None);
         assert_eq!(s[0].mentions, 1);
-        assert_eq!(s[0].evidence, [0]);
+        assert_eq!(s[0].evidence_sentences(), [0]);
         // A glowing passing mention lowers the confidence in none.
         assert!(close(s[0].score, 1.0 - 0.9 / 2.0), "{:?}", s[0]);
     }
@@ -549,7 +558,7 @@ mod tests {
         let s = run(&["WeChat"], d);
         assert_eq!(s[0].stance, StanceLabel::Favor);
         // Ties (b and e) keep text order; the negative sentence never supports favor.
-        assert_eq!(s[0].evidence, [1, 4, 3]);
+        assert_eq!(s[0].evidence_sentences(), [1, 4, 3]);
         let cfg = AggregateConfig {
             max_evidence: 10,
             ..AggregateConfig::default()
@@ -561,7 +570,7 @@ mod tests {
         ]);
         let s = run_with(&cfg, &["WeChat"], d);
         assert_eq!(s[0].stance, StanceLabel::Against);
-        assert_eq!(s[0].evidence, [2, 0]);
+        assert_eq!(s[0].evidence_sentences(), [2, 0]);
     }
 
     #[test]
@@ -589,7 +598,7 @@ mod tests {
         assert_eq!(s[0].stance, StanceLabel::Favor);
         // n = 2 (the heading, the repeat and the unlabelled one do not count), m = 0.5.
         assert!(close(s[0].score, 0.5 * 2.0 / 3.0), "{:?}", s[0]);
-        assert_eq!(s[0].evidence, [1, 2]);
+        assert_eq!(s[0].evidence_sentences(), [1, 2]);
     }
 
     #[test]

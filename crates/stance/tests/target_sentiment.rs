@@ -40,6 +40,7 @@ fn doc(sentences: &[&str], companies: &[&str]) -> Doc {
                     span: Span::new(start, start + c.len()),
                     sentence: i,
                     alias: c.to_string(),
+                    reference: false,
                 });
             }
         }
@@ -82,7 +83,7 @@ fn stance_toward_each_company_from_its_mentions() {
         stance[2]
     );
     assert_eq!(stance[0].evidence.len(), 2);
-    assert!(stance[1].evidence.iter().all(|&i| i == 2 || i == 3));
+    assert!(stance[1].evidence_sentences().iter().all(|&i| i == 2 || i == 3));
     assert_eq!(stance[2].mentions, 1);
 }
 

@@ -127,6 +127,7 @@ impl MentionFinder {
                 span: Span::new(start, end),
                 sentence,
                 alias: pattern.alias.clone(),
+                reference: false,
             });
         }
         entities
