@@ -18,12 +18,15 @@
 pub mod features;
 pub mod head;
 mod layer;
+pub mod multitask;
 pub mod nli;
 pub mod stage;
+pub mod states;
 pub mod tuned;
 
 pub use features::TargetFeatures;
 pub use head::{Head, Manifest, TrainParams};
+pub use states::{StatesEncoder, TextStates};
 pub use tuned::{Adapt, Pooling, Spec, TuneParams, TunedEncoder};
 
 use rust_bert::pipelines::common::ModelType;

@@ -52,7 +52,7 @@ fn extended_mask(mask: &Tensor) -> Tensor {
 
 /// Mean over the unpadded tokens, then L2 normalization when asked (as
 /// sentence-transformers' Pooling and Normalize modules do).
-fn pool(hidden: &Tensor, mask: &Tensor, normalize: bool) -> Tensor {
+pub(crate) fn pool(hidden: &Tensor, mask: &Tensor, normalize: bool) -> Tensor {
     let m = mask.unsqueeze(-1).to_kind(Kind::Float);
     let sum = (hidden * &m).sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
     let count = m.sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
@@ -217,13 +217,13 @@ fn shared_bottom(weights: &Path, config: &BertConfig) -> Result<Arc<Mutex<Bottom
 
 /// Layers `split..n`: all their weights trainable, or only adapters
 /// beside them ([`Adapt`]).
-struct Top {
-    vs: nn::VarStore,
+pub(crate) struct Top {
+    pub(crate) vs: nn::VarStore,
     layers: Vec<Layer>,
 }
 
 impl Top {
-    fn forward_t(&self, hidden: &Tensor, mask: &Tensor, train: bool) -> Tensor {
+    pub(crate) fn forward_t(&self, hidden: &Tensor, mask: &Tensor, train: bool) -> Tensor {
         let ext = extended_mask(mask);
         let mut h = hidden.shallow_clone();
         for l in &self.layers {
@@ -246,7 +246,7 @@ impl Top {
 
     /// Writes the trained variables as float16 (half the size; the loss is
     /// far below what the head can see).
-    fn save(&self, path: &Path) -> Result<(), String> {
+    pub(crate) fn save(&self, path: &Path) -> Result<(), String> {
         let named: Vec<(String, Tensor)> = self
             .trainable()
             .into_iter()
@@ -434,6 +434,35 @@ impl TunedEncoder {
         })
     }
 
+    /// Final token states `[texts, longest, dim]` of token ids and their
+    /// attention mask (both `[texts, longest]`), without gradients.
+    pub(crate) fn final_states(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor, String> {
+        tch::no_grad(|| {
+            let h = lock(&self.bottom).forward(ids, mask, self.split)?;
+            Ok(lock(&self.top).forward_t(&h, mask, false))
+        })
+    }
+
+    /// Hidden states after the frozen layers (what training caches).
+    pub(crate) fn bottom_forward(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor, String> {
+        lock(&self.bottom).forward(ids, mask, self.split)
+    }
+
+    /// The tuned layers (training runs and updates them).
+    pub(crate) fn top(&self) -> MutexGuard<'_, Top> {
+        lock(&self.top)
+    }
+
+    /// The base model's hidden size (one token state).
+    pub fn base_dim(&self) -> usize {
+        self.base.dim()
+    }
+
+    /// Whether pooled vectors are L2-normalized, as the base model's are.
+    pub fn normalizes(&self) -> bool {
+        self.normalize
+    }
+
     /// Whether the two share one frozen base model (one copy in memory).
     pub fn shares_bottom_with(&self, other: &TunedEncoder) -> bool {
         Arc::ptr_eq(&self.bottom, &other.bottom)
@@ -488,7 +517,7 @@ impl TunedEncoder {
 }
 
 /// Pads hidden states to one batch with its attention mask.
-fn batch(states: &[&Tensor]) -> (Tensor, Tensor) {
+pub(crate) fn batch(states: &[&Tensor]) -> (Tensor, Tensor) {
     let lens: Vec<i64> = states.iter().map(|t| t.size()[0]).collect();
     let max = lens.iter().copied().max().unwrap_or(0);
     let h = Tensor::pad_sequence(states, true, 0.0);
@@ -673,14 +702,14 @@ impl Tuned {
     }
 }
 
-fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
+pub(crate) fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
     vs.variables()
         .into_iter()
         .map(|(k, v)| (k, v.detach().copy()))
         .collect()
 }
 
-fn restore(vs: &nn::VarStore, state: &[(String, Tensor)]) {
+pub(crate) fn restore(vs: &nn::VarStore, state: &[(String, Tensor)]) {
     let mut vars = vs.variables();
     tch::no_grad(|| {
         for (name, value) in state {

@@ -1,0 +1,371 @@
+//! Training one encoder for several heads read from one pass per text: the
+//! LoRA adapters (or tuned top layers) of a [`StatesEncoder`], a target
+//! head over `[sentence mean, target span mean]` ([`TextStates::target_features`])
+//! and a sentence head over the sentence mean ([`TextStates::mean`]),
+//! trained together on texts that carry target labels, a sentence label, or
+//! both. Inference reads both heads from the same states, so training sees
+//! exactly what the stages see (one window per text: [`StatesEncoder::encode_one_window`]).
+//!
+//! [`TextStates::target_features`]: crate::TextStates::target_features
+//! [`TextStates::mean`]: crate::TextStates::mean
+
+use crate::head::class_weights;
+use crate::states::{self, StatesEncoder};
+use crate::tuned::{batch, pool, restore, snapshot};
+use crate::{length_groups, Adapt, Pooling, SentenceEncoder, Spec};
+use stancepipe_core::ModelRepo;
+use std::sync::Arc;
+use tch::nn::{self, Module, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+/// One training text: targets inside it (byte spans into `text` and class
+/// indices of the target head) and, optionally, its sentence class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub text: String,
+    pub targets: Vec<(usize, usize, usize)>,
+    pub sentence: Option<usize>,
+}
+
+/// Settings of a multi-task fit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    pub layers: usize,
+    pub adapt: Adapt,
+    pub epochs: usize,
+    /// Texts per step.
+    pub batch: usize,
+    pub lr_encoder: f64,
+    pub lr_head: f64,
+    pub weight_decay: f64,
+    pub seed: i64,
+    pub target_classes: usize,
+    pub sentence_classes: usize,
+}
+
+/// Gold and predicted classes of one evaluation: `(target gold, target
+/// predictions, sentence gold, sentence predictions)`.
+pub type Predictions = (Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>);
+
+/// The trained encoder and heads (variables named `out.weight` /
+/// `out.bias`, as [`crate::Head`] loads them), the chosen epoch and the dev
+/// score of each epoch (epoch 0: heads alone).
+pub struct Trained {
+    pub encoder: StatesEncoder,
+    pub target_head: nn::VarStore,
+    pub sentence_head: nn::VarStore,
+    pub epoch: usize,
+    pub history: Vec<f64>,
+}
+
+impl Trained {
+    /// Writes the adapters ([`crate::tuned::TOP_FILE`]) and the target head
+    /// into `target_dir`, the sentence head into `sentence_dir`.
+    pub fn save(&self, target_dir: &std::path::Path, sentence_dir: &std::path::Path) -> Result<(), String> {
+        for d in [target_dir, sentence_dir] {
+            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        self.encoder
+            .encoder()
+            .top()
+            .save(&target_dir.join(crate::tuned::TOP_FILE))?;
+        for (vs, d) in [(&self.target_head, target_dir), (&self.sentence_head, sentence_dir)] {
+            let h = d.join("head.safetensors");
+            vs.save(&h).map_err(|e| format!("{}: {e}", h.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// A text's cached frozen-layer states, its targets as token rows (1-based
+/// past `[CLS]`) with classes, and its sentence class.
+struct Item {
+    states: Tensor,
+    targets: Vec<(usize, usize, usize)>,
+    sentence: Option<usize>,
+}
+
+/// Runs the frozen layers once per example (one window each) and maps each
+/// target's bytes to token rows; targets cut off by the window are dropped
+/// (counted in the returned number).
+fn cache(enc: &StatesEncoder, examples: &[Example]) -> Result<(Vec<Item>, usize), String> {
+    let mut encoded = Vec::with_capacity(examples.len());
+    for e in examples {
+        encoded.push(enc.encode_one_window(&e.text)?);
+    }
+    let lens: Vec<usize> = encoded.iter().map(|(ids, _)| ids.len()).collect();
+    let mut states: Vec<Option<Tensor>> = (0..examples.len()).map(|_| None).collect();
+    for group in length_groups(&lens, 64) {
+        let longest = group.iter().map(|&i| lens[i]).max().unwrap_or(0);
+        let mut ids = vec![0i64; group.len() * longest];
+        let mut mask = vec![0i64; group.len() * longest];
+        for (r, &i) in group.iter().enumerate() {
+            let row = &encoded[i].0;
+            ids[r * longest..r * longest + row.len()].copy_from_slice(row);
+            mask[r * longest..r * longest + row.len()].fill(1);
+        }
+        let shape = [group.len() as i64, longest as i64];
+        let h = tch::no_grad(|| {
+            enc.encoder().bottom_forward(
+                &Tensor::from_slice(&ids).view(shape),
+                &Tensor::from_slice(&mask).view(shape),
+            )
+        })?;
+        for (r, &i) in group.iter().enumerate() {
+            states[i] = Some(h.get(r as i64).narrow(0, 0, lens[i] as i64).copy());
+        }
+    }
+    let mut dropped = 0;
+    let items = examples
+        .iter()
+        .zip(states)
+        .zip(&encoded)
+        .map(|((e, s), (_, toks))| {
+            let targets = e
+                .targets
+                .iter()
+                .filter_map(|&(start, end, class)| {
+                    let rows = states::span_rows(&toks.offsets, start, end);
+                    if rows.is_none() {
+                        dropped += 1;
+                    }
+                    rows.map(|r| (r.start, r.end, class))
+                })
+                .collect();
+            Item {
+                states: s.unwrap_or_else(|| Tensor::zeros([1, 1], (Kind::Float, Device::Cpu))),
+                targets,
+                sentence: e.sentence,
+            }
+        })
+        .collect();
+    Ok((items, dropped))
+}
+
+/// Batches of similar length, `size` texts each.
+fn batches(items: &[Item], size: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| items[i].states.size()[0]);
+    order.chunks(size.max(1)).map(<[usize]>::to_vec).collect()
+}
+
+/// The two heads' inputs for a batch: target features `[targets, 2 dim]`
+/// with their classes, and sentence features `[labeled texts, dim]` with
+/// theirs.
+struct Features {
+    targets: Tensor,
+    target_y: Vec<i64>,
+    sentences: Tensor,
+    sentence_y: Vec<i64>,
+}
+
+fn features(
+    enc: &StatesEncoder,
+    top: &crate::tuned::Top,
+    items: &[Item],
+    b: &[usize],
+    train: bool,
+) -> Features {
+    let refs: Vec<&Tensor> = b.iter().map(|&i| &items[i].states).collect();
+    let (h, mask) = batch(&refs);
+    let hid = top.forward_t(&h, &mask, train);
+    let normalize = enc.encoder().normalizes();
+    let sent = pool(&hid, &mask, normalize);
+    let (n, len, dim) = hid.size3().unwrap_or((0, 0, 0));
+    // One row per target: 1/len at its tokens, over the flattened batch.
+    let mut weights = Vec::new();
+    let mut owner = Vec::new();
+    let mut target_y = Vec::new();
+    for (r, &i) in b.iter().enumerate() {
+        for &(s, e, class) in &items[i].targets {
+            let mut row = vec![0f32; (n * len) as usize];
+            let w = 1.0 / (e - s) as f32;
+            row[r * len as usize + s..r * len as usize + e].fill(w);
+            weights.extend(row);
+            owner.push(r as i64);
+            target_y.push(class as i64);
+        }
+    }
+    let targets = if owner.is_empty() {
+        Tensor::zeros([0, 2 * dim], (Kind::Float, Device::Cpu))
+    } else {
+        let w = Tensor::from_slice(&weights).view([owner.len() as i64, n * len]);
+        let mut span = w.mm(&hid.view([n * len, dim]));
+        if normalize {
+            span = &span
+                / span
+                    .norm_scalaropt_dim(2, [1i64].as_slice(), true)
+                    .clamp_min(1e-12);
+        }
+        let owners = Tensor::from_slice(&owner);
+        Tensor::cat(&[sent.index_select(0, &owners), span], 1)
+    };
+    let labeled: Vec<i64> = b
+        .iter()
+        .enumerate()
+        .filter(|(_, &i)| items[i].sentence.is_some())
+        .map(|(r, _)| r as i64)
+        .collect();
+    let sentence_y = b
+        .iter()
+        .filter_map(|&i| items[i].sentence.map(|c| c as i64))
+        .collect();
+    let sentences = sent.index_select(0, &Tensor::from_slice(&labeled));
+    Features {
+        targets,
+        target_y,
+        sentences,
+        sentence_y,
+    }
+}
+
+fn argmax_rows(logits: &Tensor) -> Vec<usize> {
+    Vec::<i64>::try_from(&logits.argmax(-1, false))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|x| x as usize)
+        .collect()
+}
+
+/// Trains adapters and both heads on `train`, choosing the epoch by `score`
+/// on `dev` (higher is better). `progress(what, done, total)`.
+pub fn fine_tune(
+    base: Arc<SentenceEncoder>,
+    repo: &ModelRepo,
+    (train, dev): (&[Example], &[Example]),
+    params: Params,
+    score: impl Fn(&Predictions) -> f64,
+    progress: &dyn Fn(&str, usize, usize),
+) -> Result<Trained, String> {
+    tch::manual_seed(params.seed);
+    let spec = Spec {
+        layers: params.layers,
+        adapt: params.adapt,
+        pooling: Pooling::Mean,
+    };
+    let enc = states::load(base, repo, spec, None).map_err(|e| e.to_string())?;
+    progress("encode train (frozen layers)", 0, train.len());
+    let (train_items, dropped) = cache(&enc, train)?;
+    let (dev_items, dev_dropped) = cache(&enc, dev)?;
+    if dropped + dev_dropped > 0 {
+        progress(
+            &format!("targets past the first window dropped: train {dropped}, dev {dev_dropped}"),
+            0,
+            0,
+        );
+    }
+    let dim = enc.dim() as i64;
+    let head = |vs: &nn::VarStore, inputs: i64, classes: usize| {
+        nn::linear(vs.root() / "out", inputs, classes as i64, Default::default())
+    };
+    let target_vs = nn::VarStore::new(Device::Cpu);
+    let sentence_vs = nn::VarStore::new(Device::Cpu);
+    let target_head = head(&target_vs, 2 * dim, params.target_classes);
+    let sentence_head = head(&sentence_vs, dim, params.sentence_classes);
+    let target_w = class_weights(
+        &train_items
+            .iter()
+            .flat_map(|i| i.targets.iter().map(|t| t.2))
+            .collect::<Vec<_>>(),
+        params.target_classes,
+    );
+    let sentence_w = class_weights(
+        &train_items
+            .iter()
+            .filter_map(|i| i.sentence)
+            .collect::<Vec<_>>(),
+        params.sentence_classes,
+    );
+    let train_batches = batches(&train_items, params.batch);
+    let dev_batches = batches(&dev_items, 64);
+    let top_guard = enc.encoder().top();
+    let top = &*top_guard;
+    let opt = |vs: &nn::VarStore, lr: f64| {
+        nn::AdamW::default()
+            .wd(params.weight_decay)
+            .build(vs, lr)
+            .map_err(|e| e.to_string())
+    };
+    let mut opt_top = opt(&top.vs, params.lr_encoder)?;
+    let mut opt_t = opt(&target_vs, params.lr_head)?;
+    let mut opt_s = opt(&sentence_vs, params.lr_head)?;
+
+    let evaluate = || -> Predictions {
+        tch::no_grad(|| {
+            let mut p: Predictions = Default::default();
+            for b in &dev_batches {
+                let f = features(&enc, top, &dev_items, b, false);
+                p.0.extend(f.target_y.iter().map(|&y| y as usize));
+                p.1.extend(argmax_rows(&target_head.forward(&f.targets)));
+                p.2.extend(f.sentence_y.iter().map(|&y| y as usize));
+                p.3.extend(argmax_rows(&sentence_head.forward(&f.sentences)));
+            }
+            p
+        })
+    };
+    let ce = |logits: Tensor, y: &[i64], w: &Tensor| {
+        if y.is_empty() {
+            return Tensor::zeros([], (Kind::Float, Device::Cpu));
+        }
+        logits.cross_entropy_loss(
+            &Tensor::from_slice(y),
+            Some(w),
+            tch::Reduction::Mean,
+            -100,
+            0.0,
+        )
+    };
+    let mut history = Vec::new();
+    let mut best: Option<(usize, f64, [Vec<(String, Tensor)>; 3])> = None;
+    let steps = train_batches.len();
+    for epoch in 0..=params.epochs {
+        let perm =
+            Vec::<i64>::try_from(&Tensor::randperm(steps as i64, (Kind::Int64, Device::Cpu)))
+                .map_err(|e| e.to_string())?;
+        for (done, &bi) in perm.iter().enumerate() {
+            let b = &train_batches[bi as usize];
+            let f = if epoch == 0 {
+                tch::no_grad(|| features(&enc, top, &train_items, b, false))
+            } else {
+                features(&enc, top, &train_items, b, true)
+            };
+            let loss = ce(target_head.forward(&f.targets), &f.target_y, &target_w)
+                + ce(sentence_head.forward(&f.sentences), &f.sentence_y, &sentence_w);
+            opt_top.zero_grad();
+            opt_t.zero_grad();
+            opt_s.zero_grad();
+            loss.backward();
+            if epoch > 0 {
+                opt_top.step();
+            }
+            opt_t.step();
+            opt_s.step();
+            progress(&format!("fine-tune epoch {epoch}"), done + 1, steps);
+        }
+        let s = score(&evaluate());
+        history.push(s);
+        if best.as_ref().is_none_or(|b| s > b.1) {
+            best = Some((
+                epoch,
+                s,
+                [
+                    snapshot(&top.vs),
+                    snapshot(&target_vs),
+                    snapshot(&sentence_vs),
+                ],
+            ));
+        }
+    }
+    let (epoch, _, [t, th, sh]) = best.ok_or_else(|| "no epoch was trained".to_string())?;
+    restore(&top.vs, &t);
+    restore(&target_vs, &th);
+    restore(&sentence_vs, &sh);
+    drop(top_guard);
+    Ok(Trained {
+        encoder: enc,
+        target_head: target_vs,
+        sentence_head: sentence_vs,
+        epoch,
+        history,
+    })
+}
