@@ -1087,6 +1087,132 @@ pub fn persent(file: &Path, split: Split) -> Result<Vec<PersentDoc>, DataError> 
     parse_persent(&text, &file.display().to_string(), split)
 }
 
+// --------------------------------------------------------------- Perspectrum
+
+#[derive(Deserialize)]
+struct PerspClaim {
+    #[serde(rename = "cId")]
+    id: u64,
+    text: String,
+    perspectives: Vec<PerspCluster>,
+}
+
+#[derive(Deserialize)]
+struct PerspCluster {
+    pids: Vec<u64>,
+    stance_label_3: String,
+}
+
+#[derive(Deserialize)]
+struct PerspText {
+    #[serde(rename = "pId")]
+    id: u64,
+    text: String,
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(text: &str, path: &str) -> Result<T, DataError> {
+    serde_json::from_str(text).map_err(|e| format_err(path, e.line(), e.to_string()))
+}
+
+/// `(claims, split, pool)`: the texts of the three files and their paths.
+fn parse_perspectrum(
+    files: [(&str, &str); 3],
+    split: Split,
+) -> Result<Vec<StanceExample>, DataError> {
+    let [(claims_text, claims_path), (split_text, split_path), (pool_text, pool_path)] = files;
+    let claims: Vec<PerspClaim> = parse_json(claims_text, claims_path)?;
+    let parts: std::collections::HashMap<String, String> = parse_json(split_text, split_path)?;
+    let pool: std::collections::HashMap<u64, String> =
+        parse_json::<Vec<PerspText>>(pool_text, pool_path)?
+            .into_iter()
+            .map(|p| (p.id, p.text))
+            .collect();
+    // These files are one JSON value each: a problem found after parsing
+    // is reported at line 0, naming the claim.
+    let mut out = Vec::new();
+    for c in &claims {
+        let part = match parts.get(&c.id.to_string()).map(String::as_str) {
+            Some("train") => Split::Train,
+            Some("dev") => Split::Dev,
+            Some("test") => Split::Test,
+            other => {
+                return Err(format_err(
+                    split_path,
+                    0,
+                    format!("claim {}: split {other:?} is not train, dev or test", c.id),
+                ))
+            }
+        };
+        for cluster in &c.perspectives {
+            let label = match cluster.stance_label_3.as_str() {
+                "SUPPORT" => "positive",
+                "UNDERMINE" => "negative",
+                other => {
+                    return Err(format_err(
+                        claims_path,
+                        0,
+                        format!(
+                            "claim {}: stance_label_3 `{other}` is not SUPPORT or UNDERMINE",
+                            c.id
+                        ),
+                    ))
+                }
+            };
+            for pid in &cluster.pids {
+                let text = pool.get(pid).ok_or_else(|| {
+                    format_err(
+                        pool_path,
+                        0,
+                        format!("claim {}: perspective {pid} is not in the pool", c.id),
+                    )
+                })?;
+                if part == split {
+                    out.push(StanceExample {
+                        id: format!("perspectrum:{}:{pid}", c.id),
+                        text: text.clone(),
+                        target: c.text.clone(),
+                        span: find_phrase(text, &c.text),
+                        label: label.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Perspectrum (`perspectrum/`): one example per claim–perspective pair,
+/// text = the perspective (`perspective_pool_v1.0.json`), target = the claim
+/// (`perspectrum_with_answers_v1.0.json`), label from the perspective
+/// cluster's `stance_label_3` (SUPPORT → "positive", UNDERMINE →
+/// "negative"); every perspective of a cluster (its paraphrases, `pids`) is
+/// an example. The split is the claim's in `dataset_split_v1.0.json`. Ids are
+/// `perspectrum:<cId>:<pId>`. A claim rarely occurs in its perspective, so
+/// `span` is almost always `None`. The files are single JSON values: an
+/// error found after parsing (unknown split, label or perspective id) is
+/// reported at line 0 with the claim id.
+pub fn perspectrum(dir: &Path, split: Split) -> Result<Vec<StanceExample>, DataError> {
+    let paths = [
+        dir.join("perspectrum_with_answers_v1.0.json"),
+        dir.join("dataset_split_v1.0.json"),
+        dir.join("perspective_pool_v1.0.json"),
+    ];
+    let texts = [
+        read_utf8(&paths[0])?,
+        read_utf8(&paths[1])?,
+        read_utf8(&paths[2])?,
+    ];
+    let names = paths.each_ref().map(|p| p.display().to_string());
+    parse_perspectrum(
+        [
+            (&texts[0], &names[0]),
+            (&texts[1], &names[1]),
+            (&texts[2], &names[2]),
+        ],
+        split,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1899,5 +2025,68 @@ mod tests {
             .filter(|d| d.masked.contains("[TGT]"))
             .count();
         assert_eq!(masked, 547);
+    }
+
+    #[test]
+    fn perspectrum_pairs_labels_split_and_errors() {
+        let claims = r#"[{"cId": 1, "text": "School uniforms", "source": "x", "perspectives": [
+            {"pids": [10, 11], "stance_label_3": "SUPPORT", "evidence": []},
+            {"pids": [12], "stance_label_3": "UNDERMINE"}]},
+            {"cId": 2, "text": "Tax", "perspectives": [{"pids": [13], "stance_label_3": "SUPPORT"}]}]"#;
+        let split = r#"{"1": "dev", "2": "test"}"#;
+        let pool = r#"[{"pId": 10, "text": "school uniforms save money"},
+            {"pId": 11, "text": "They save money"}, {"pId": 12, "text": "Bad"},
+            {"pId": 13, "text": "Fair", "source": "y"}]"#;
+        let run = |c: &str, s: &str, p: &str, split| {
+            parse_perspectrum([(c, "c"), (s, "s"), (p, "p")], split)
+        };
+        let dev = run(claims, split, pool, Split::Dev).unwrap();
+        assert_eq!(dev.len(), 3);
+        assert_eq!(dev[0].id, "perspectrum:1:10");
+        assert_eq!(span_text(&dev[0]), Some("school uniforms"));
+        assert_eq!(
+            (dev[1].span, dev[1].target.as_str()),
+            (None, "School uniforms")
+        );
+        let labels: Vec<&str> = dev.iter().map(|x| x.label.as_str()).collect();
+        assert_eq!(labels, ["positive", "positive", "negative"]);
+        assert_eq!(run(claims, split, pool, Split::Test).unwrap().len(), 1);
+        assert!(run(claims, split, pool, Split::Train).unwrap().is_empty());
+
+        let err = run(claims, r#"{"1": "dev"}"#, pool, Split::Dev).unwrap_err();
+        assert!(err.to_string().contains("claim 2"), "{err}");
+        let err = run(
+            &claims.replace("UNDERMINE", "NEUTRAL"),
+            split,
+            pool,
+            Split::Dev,
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("c:0:"), "{err}");
+        let err = run(claims, split, &pool.replace("13", "14"), Split::Dev).unwrap_err();
+        assert!(err.to_string().contains("perspective 13"), "{err}");
+        let err = run(claims, split, "[\n{\"pId\": 1}]", Split::Dev).unwrap_err();
+        assert!(matches!(err, DataError::Format { line: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn perspectrum_counts_per_split() {
+        let Some(dir) = data_dir() else { return };
+        let dir = dir.join("perspectrum");
+        let mut total = 0;
+        for (split, claims, want) in [
+            (Split::Train, 541, (6978, 3379, 0, 3599, 7)),
+            (Split::Dev, 139, (2071, 1024, 0, 1047, 4)),
+            (Split::Test, 227, (2773, 1302, 0, 1471, 6)),
+        ] {
+            let r = perspectrum(&dir, split).unwrap();
+            let got = stance_dist(&r, false);
+            assert_eq!(got, want, "{split}");
+            let n = got.0;
+            let ids: HashSet<&str> = r.iter().map(|x| x.id.rsplit_once(':').unwrap().0).collect();
+            assert_eq!(ids.len(), claims, "{split}");
+            total += n;
+        }
+        assert_eq!(total, 11822);
     }
 }
