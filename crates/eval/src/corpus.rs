@@ -11,9 +11,11 @@
 //! | `finentity` | `FinEntity.json` | one per snippet; each annotated entity a gold entity (name = its text) |
 //! | `newsmtsc` | `train.jsonl` (split by the rule) or `devtest_mt.jsonl` / `devtest_rw.jsonl` (official test sets, whole file) | one per sentence; each target a gold entity |
 //! | `neus` | the folder with `{val,test}.{source,target}` | one per story; source articles as text, target as `reference_summary` |
+//! | `persent` | PerSenT `persent/dev.csv` (split by the rule) | one per article (headline, blank line, body); the main entity a gold entity |
 //!
 //! Entity sentiment is the stance signal: positive → favor, negative →
-//! against, neutral → none.
+//! against, neutral → none. For PerSenT it is the author's sentiment toward
+//! the article's main entity.
 
 use crate::datasets::{self, DataError, Split, TargetExample};
 use crate::gold::{read_gold, GoldDoc, GoldEntity, GoldError, GoldSentence};
@@ -32,16 +34,18 @@ pub enum GoldFormat {
     Finentity,
     Newsmtsc,
     Neus,
+    Persent,
 }
 
 impl GoldFormat {
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         "gold",
         "phrasebank",
         "phrasebank-allagree",
         "finentity",
         "newsmtsc",
         "neus",
+        "persent",
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,12 +56,15 @@ impl GoldFormat {
             GoldFormat::Finentity => "finentity",
             GoldFormat::Newsmtsc => "newsmtsc",
             GoldFormat::Neus => "neus",
+            GoldFormat::Persent => "persent",
         }
     }
 
     /// Guesses the format from the path: the data sets' file names, a NeuS
     /// folder, a JSONL file whose first record has `sentence_normalized`
-    /// (NewsMTSC); anything else is the gold JSONL format.
+    /// (NewsMTSC), `dev.csv` in a folder `persent` or a `.csv` whose header
+    /// starts `DOCUMENT_INDEX,TITLE,TARGET_ENTITY` (PerSenT); anything else is
+    /// the gold JSONL format.
     pub fn detect(path: &Path) -> GoldFormat {
         let name = path
             .file_name()
@@ -78,6 +85,17 @@ impl GoldFormat {
             GoldFormat::Finentity
         } else if name.ends_with(".jsonl") && first_line(path).contains("\"sentence_normalized\"") {
             GoldFormat::Newsmtsc
+        } else if (name == "dev.csv"
+            && path
+                .parent()
+                .and_then(Path::file_name)
+                .is_some_and(|d| d == "persent"))
+            || (name.ends_with(".csv")
+                && first_line(path)
+                    .trim_start_matches('\u{feff}')
+                    .starts_with("DOCUMENT_INDEX,TITLE,TARGET_ENTITY"))
+        {
+            GoldFormat::Persent
         } else {
             GoldFormat::Gold
         }
@@ -103,6 +121,7 @@ impl FromStr for GoldFormat {
             GoldFormat::Finentity,
             GoldFormat::Newsmtsc,
             GoldFormat::Neus,
+            GoldFormat::Persent,
         ];
         all.into_iter().find(|f| f.as_str() == s).ok_or_else(|| {
             format!(
@@ -169,6 +188,53 @@ fn target_docs(examples: Vec<TargetExample>) -> Vec<GoldDoc> {
         });
     }
     docs
+}
+
+/// The names a PerSenT entity goes by: the full name, and its last word
+/// when that is at least 3 chars, starts with an uppercase letter and is not
+/// the whole name (articles mostly call a person by surname after the first
+/// mention: "Benjamin Koellmann" → also "Koellmann").
+fn persent_aliases(entity: &str) -> Vec<String> {
+    let entity = entity.trim();
+    let mut aliases = vec![entity.to_string()];
+    if let Some(last) = entity.split_whitespace().last() {
+        if last != entity
+            && last.chars().count() >= 3
+            && last.chars().next().is_some_and(char::is_uppercase)
+        {
+            aliases.push(last.to_string());
+        }
+    }
+    aliases
+}
+
+/// PerSenT articles as gold documents, one per article: id
+/// `persent:<DOCUMENT_INDEX>`, text = the TITLE on its own first line, a
+/// blank line, then DOCUMENT (so the headline is the first sentence; just
+/// DOCUMENT when the title is empty), and one
+/// gold entity, the TARGET_ENTITY ([`persent_aliases`]). This maps the
+/// **author's sentiment toward the article's main entity** (TRUE_SENTIMENT)
+/// to stance: positive → favor, negative → against, neutral → none; it is a
+/// document-level judgement, not an annotated stance. No sentence gold (the
+/// per-paragraph labels are not used here).
+fn persent_docs(docs: Vec<datasets::PersentDoc>) -> Vec<GoldDoc> {
+    docs.into_iter()
+        .map(|d| GoldDoc {
+            id: format!("persent:{}", d.id),
+            text: Some(match d.title.trim() {
+                "" => d.text,
+                title => format!("{title}\n\n{}", d.text),
+            }),
+            entities: vec![GoldEntity {
+                name: d.entity.trim().to_string(),
+                aliases: persent_aliases(&d.entity),
+                stance: Some(stance_of(&d.label)),
+                agreement: None,
+            }],
+            sentences: Vec::new(),
+            reference_summary: None,
+        })
+        .collect()
 }
 
 /// NeuS text with its markup made plain: `[SEP]` between articles becomes a
@@ -276,6 +342,7 @@ pub fn load(
                 .collect();
             (docs, Some(wanted))
         }
+        GoldFormat::Persent => (persent_docs(datasets::persent(path, wanted)?), Some(wanted)),
     };
     Ok(GoldSet {
         path: path.to_path_buf(),
@@ -351,6 +418,75 @@ mod tests {
     }
 
     #[test]
+    fn persent_articles_become_gold_docs() {
+        assert_eq!(
+            persent_aliases("Benjamin Koellmann"),
+            ["Benjamin Koellmann", "Koellmann"]
+        );
+        assert_eq!(persent_aliases("Liu Xia"), ["Liu Xia", "Xia"]);
+        assert_eq!(persent_aliases("Nouri al-Maliki"), ["Nouri al-Maliki"]);
+        assert_eq!(persent_aliases("Jiang Li"), ["Jiang Li"]);
+        assert_eq!(persent_aliases("MORRIS"), ["MORRIS"]);
+        let doc = |id: &str, title: &str, label: &str| datasets::PersentDoc {
+            id: id.into(),
+            title: title.into(),
+            entity: "Ann Lee ".into(),
+            text: "Ann Lee won.\n Lee said so.".into(),
+            masked: "[TGT] won.".into(),
+            label: label.into(),
+            paragraph_labels: vec![None; 16],
+        };
+        let docs = persent_docs(vec![
+            doc("7", "LEE WINS", "positive"),
+            doc("8", "", "negative"),
+            doc("9", "T", "neutral"),
+        ]);
+        assert_eq!(docs[0].id, "persent:7");
+        assert_eq!(
+            docs[0].text.as_deref(),
+            Some("LEE WINS\n\nAnn Lee won.\n Lee said so.")
+        );
+        assert_eq!(docs[1].text.as_deref(), Some("Ann Lee won.\n Lee said so."));
+        let e = &docs[0].entities;
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            (e[0].name.as_str(), e[0].aliases.as_slice()),
+            ("Ann Lee", &["Ann Lee".to_string(), "Lee".to_string()][..])
+        );
+        let stances: Vec<Option<StanceLabel>> = docs.iter().map(|d| d.entities[0].stance).collect();
+        assert_eq!(
+            stances,
+            [
+                Some(StanceLabel::Favor),
+                Some(StanceLabel::Against),
+                Some(StanceLabel::None)
+            ]
+        );
+        assert!(docs.iter().all(|d| d.sentences.is_empty()));
+    }
+
+    #[test]
+    fn persent_is_detected_by_place_or_header() {
+        assert_eq!(
+            GoldFormat::detect(Path::new("x/persent/dev.csv")),
+            GoldFormat::Persent
+        );
+        assert_eq!(
+            GoldFormat::detect(Path::new("x/other/dev.csv")),
+            GoldFormat::Gold
+        );
+        assert_eq!("persent".parse::<GoldFormat>(), Ok(GoldFormat::Persent));
+        assert!(GoldFormat::NAMES.contains(&GoldFormat::Persent.as_str()));
+        let file =
+            std::env::temp_dir().join(format!("stancepipe-persent-{}.csv", std::process::id()));
+        std::fs::write(&file, "DOCUMENT_INDEX,TITLE,TARGET_ENTITY,DOCUMENT\n").unwrap();
+        assert_eq!(GoldFormat::detect(&file), GoldFormat::Persent);
+        std::fs::write(&file, "Tweet,Target 1\n").unwrap();
+        assert_eq!(GoldFormat::detect(&file), GoldFormat::Gold);
+        std::fs::remove_file(&file).unwrap();
+    }
+
+    #[test]
     fn real_sets_load_with_the_split_rule() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
         if !dir.is_dir() {
@@ -382,5 +518,33 @@ mod tests {
         assert_eq!(neus.docs.len(), 307);
         assert!(neus.docs[0].reference_summary.is_some());
         assert!(!neus.docs[0].text.as_ref().unwrap().contains("ARTICLE=>"));
+
+        // What `stancepipe eval --gold ../shared/data/persent/dev.csv --split dev` loads.
+        let ps = load(&dir.join("persent/dev.csv"), None, Some(Split::Dev)).unwrap();
+        assert_eq!(
+            (ps.format, ps.split, ps.docs.len()),
+            (GoldFormat::Persent, Some(Split::Dev), 57)
+        );
+        let d = &ps.docs[0];
+        assert_eq!(d.id, "persent:3368");
+        assert_eq!(d.entities[0].name, "Alex Ovechkin");
+        assert_eq!(d.entities[0].aliases, ["Alex Ovechkin", "Ovechkin"]);
+        assert_eq!(d.entities[0].stance, Some(StanceLabel::Favor));
+        let count = |s| {
+            ps.docs
+                .iter()
+                .filter(|d| d.entities[0].stance == Some(s))
+                .count()
+        };
+        assert_eq!(
+            (
+                count(StanceLabel::Favor),
+                count(StanceLabel::None),
+                count(StanceLabel::Against)
+            ),
+            (39, 15, 3)
+        );
+        let test = load(&dir.join("persent/dev.csv"), None, None).unwrap();
+        assert_eq!((test.docs.len(), test.split), (57, Some(Split::Test)));
     }
 }

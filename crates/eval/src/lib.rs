@@ -21,7 +21,7 @@ pub mod report;
 pub mod rouge;
 pub mod score;
 
-pub use datasets::{DataError, LabeledText, Split, TargetExample};
+pub use datasets::{DataError, LabeledText, PersentDoc, Split, StanceExample, TargetExample};
 pub use gold::{read_gold, GoldDoc, GoldEntity, GoldError};
 pub use metrics::ClassReport;
 
