@@ -38,7 +38,7 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FILE or DIR")]
     gold: PathBuf,
     /// The gold format when detection from the path is not wanted:
-    /// gold, phrasebank, phrasebank-allagree, finentity, newsmtsc, neus.
+    /// gold, phrasebank, phrasebank-allagree, finentity, newsmtsc, neus, persent.
     #[arg(long, value_name = "FORMAT")]
     gold_format: Option<GoldFormat>,
     /// The part of a labeled data set to score (split rule of shared/data);

@@ -125,6 +125,15 @@ struct TrainArgs {
     /// other (docs/quality.md, "Across sources").
     #[arg(long, value_enum, value_delimiter = ',')]
     sources: Vec<Source>,
+    /// `stance` only: the stance and target sets to train on
+    /// (comma-separated; default all): finentity, newsmtsc, vast, semeval,
+    /// multitarget, ibm, perspectrum.
+    #[arg(long, value_delimiter = ',')]
+    stance_sources: Vec<String>,
+    /// `stance` only: where the sentence head goes (default: `sentence`
+    /// beside --out).
+    #[arg(long)]
+    sentence_out: Option<PathBuf>,
 }
 
 /// A labeled source of `train target` (see `TargetSource`).
@@ -173,6 +182,9 @@ impl From<Features> for stancepipe_encoder::TargetFeatures {
 enum TrainTask {
     Sentiment,
     Target,
+    /// One encoder (LoRA adapters) with a target head and a sentence head,
+    /// read from one pass per sentence by the classify and stance stages.
+    Stance,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -317,6 +329,112 @@ fn stages(format: ListFormat) -> Result<u8, Failure> {
     Ok(0)
 }
 
+/// The progress bar of `train` (hidden when quiet or not on a terminal).
+fn train_bar(quiet: bool) -> ProgressBar {
+    let bar = if quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{msg:<28} {bar:30} {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn train_progress(bar: &ProgressBar, what: &str, done: usize, total: usize) {
+    bar.set_message(what.to_string());
+    bar.set_length(total as u64);
+    bar.set_position(done as u64);
+    if done == total {
+        tracing::info!("{what}: {total} texts");
+    }
+}
+
+/// `train stance`: the shared encoder with its target and sentence heads.
+fn train_stance(
+    args: &TrainArgs,
+    base: stancepipe_encoder::SentenceEncoder,
+    repo: &stancepipe_core::ModelRepo,
+    quiet: bool,
+) -> Result<u8, Failure> {
+    use stancepipe_train::stance::{default_params, StanceSetup, StanceSource};
+    let sources: Vec<StanceSource> = if args.stance_sources.is_empty() {
+        StanceSource::ALL.to_vec()
+    } else {
+        let mut v = Vec::new();
+        for name in &args.stance_sources {
+            let s = StanceSource::ALL
+                .into_iter()
+                .find(|s| s.name() == name)
+                .ok_or_else(|| {
+                    Failure::new(
+                        exit::CONFIG,
+                        format!("--stance-sources: unknown source {name:?}"),
+                    )
+                })?;
+            v.push(s);
+        }
+        StanceSource::ALL
+            .into_iter()
+            .filter(|s| v.contains(s))
+            .collect()
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("models/heads/stance"));
+    let sentence_out = args
+        .sentence_out
+        .clone()
+        .unwrap_or_else(|| out.with_file_name("sentence"));
+    let epochs = args.epochs.unwrap_or(3);
+    let mut params = default_params(args.seed, epochs);
+    params.batch = args.batch;
+    let command = format!(
+        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --stance-sources {}",
+        args.data.display(),
+        args.encoder,
+        out.display(),
+        sentence_out.display(),
+        args.seed,
+        epochs,
+        args.batch,
+        sources.iter().map(|s| s.name()).collect::<Vec<_>>().join(","),
+    );
+    let bar = train_bar(quiet);
+    let progress = |what: &str, done: usize, total: usize| train_progress(&bar, what, done, total);
+    let enc = stancepipe_train::Encoder {
+        base: std::sync::Arc::new(base),
+        repo,
+    };
+    let manifest = stancepipe_train::stance::train_stance(
+        &enc,
+        &stancepipe_train::DataDir(args.data.clone()),
+        (&out, &sentence_out),
+        &StanceSetup {
+            sources,
+            sentences: true,
+            params,
+        },
+        &command,
+        &progress,
+    )
+    .map_err(|m| Failure::new(exit::IO, m))?;
+    bar.finish_and_clear();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&manifest.training).unwrap_or_default()
+    );
+    eprintln!(
+        "stancepipe: heads written to {} and {}",
+        out.display(),
+        sentence_out.display()
+    );
+    Ok(0)
+}
+
 fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
     use stancepipe_core::{ModelRepo, ModelSource};
     if matches!(args.task, TrainTask::Sentiment) {
@@ -341,9 +459,12 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
         ModelRepo::open(ModelSource::parse(&args.encoder, &ctx)).map_err(|e| io(e.to_string()))?;
     let base = stancepipe_encoder::SentenceEncoder::load(&repo, tch::Device::Cpu)
         .map_err(|e| io(e.to_string()))?;
+    if matches!(args.task, TrainTask::Stance) {
+        return train_stance(&args, base, &repo, quiet);
+    }
     let (name, default_out) = match args.task {
         TrainTask::Sentiment => ("sentiment", "models/heads/sentiment"),
-        TrainTask::Target => ("target", "models/heads/target"),
+        _ => ("target", "models/heads/target"),
     };
     let out = args
         .out
@@ -427,23 +548,8 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
         .into_iter()
         .filter(|s| args.sources.is_empty() || args.sources.iter().any(|&a| *s == a.into()))
         .collect();
-    let bar = if quiet || !std::io::stderr().is_terminal() {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{msg:<28} {bar:30} {pos}/{len} {per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let progress = |what: &str, done: usize, total: usize| {
-        bar.set_message(what.to_string());
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-        if done == total {
-            tracing::info!("{what}: {total} texts");
-        }
-    };
+    let bar = train_bar(quiet);
+    let progress = |what: &str, done: usize, total: usize| train_progress(&bar, what, done, total);
     let data = stancepipe_train::DataDir(args.data.clone());
     let enc = stancepipe_train::Encoder {
         base: std::sync::Arc::new(base),
@@ -453,7 +559,7 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
         TrainTask::Sentiment => {
             stancepipe_train::train_sentiment(&enc, &data, &out, fit, &command, &progress)
         }
-        TrainTask::Target => stancepipe_train::train_target(
+        TrainTask::Target | TrainTask::Stance => stancepipe_train::train_target(
             &enc,
             &data,
             &out,

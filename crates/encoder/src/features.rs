@@ -84,6 +84,34 @@ pub fn window(text: &str, start: usize, end: usize) -> String {
     out
 }
 
+/// What separates a text from a target appended after it ([`with_targets`]):
+/// BERT's own separator, which the tokenizer reads as its special token.
+pub const PAIR_SEP: &str = " [SEP] ";
+
+/// How a one-pass target head is shown targets that may not occur in the
+/// text (a stance topic, a claim): a target with a span in `text` stays
+/// there; the others are appended, each after [`PAIR_SEP`], in order.
+/// Returns the text to encode and each target's byte span in it. In the
+/// pipeline every mention is in its sentence, so nothing is appended there.
+pub fn with_targets(
+    text: &str,
+    targets: &[(&str, Option<(usize, usize)>)],
+) -> (String, Vec<(usize, usize)>) {
+    let mut out = text.to_string();
+    let spans = targets
+        .iter()
+        .map(|&(target, span)| {
+            span.unwrap_or_else(|| {
+                out.push_str(PAIR_SEP);
+                let start = out.len();
+                out.push_str(target);
+                (start, out.len())
+            })
+        })
+        .collect();
+    (out, spans)
+}
+
 /// One mention the target head classifies, with the texts it is shown as.
 pub struct MentionInput<'a> {
     pub company: &'a str,

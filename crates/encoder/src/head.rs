@@ -31,6 +31,16 @@ pub struct Manifest {
     /// beside their frozen weights; 0 when the layers were trained whole.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub lora_rank: usize,
+    /// Read from one shared encoder pass per sentence ([`crate::StatesEncoder`]):
+    /// a target head over `[sentence mean, target span mean]` of the
+    /// unmarked sentence, a sentence head over the sentence mean.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub one_pass: bool,
+    /// With tuned layers: the adapters file when it is not this head's own
+    /// `encoder-top.safetensors` (heads trained together share one),
+    /// relative to the head directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder_top: Option<String>,
     /// Everything about how it was made and how it measured (free-form).
     #[serde(default)]
     pub training: serde_json::Value,
@@ -287,6 +297,8 @@ mod tests {
             target_features: None,
             tuned_layers: 0,
             lora_rank: 0,
+            one_pass: false,
+            encoder_top: None,
             training: serde_json::Value::Null,
         }
     }

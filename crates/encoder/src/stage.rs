@@ -3,7 +3,7 @@
 //! loaded encoder per model directory for the whole process.
 
 use crate::tuned::{Adapt, Pooling, Spec, TOP_FILE};
-use crate::{Embed, Head, SentenceEncoder, TunedEncoder};
+use crate::{Embed, Head, SentenceEncoder, StatesEncoder, TunedEncoder};
 use stancepipe_core::{BuildContext, ModelRepo, ModelSource, OptionError};
 use std::collections::HashMap;
 use std::path::Path;
@@ -25,16 +25,14 @@ pub fn check(encoder: &str, head: &Path, ctx: &BuildContext) -> Result<(), Optio
         }
     }
     let dir = ctx.resolve(head);
-    let tuned = std::fs::read_to_string(dir.join("manifest.json"))
+    let manifest = std::fs::read_to_string(dir.join("manifest.json"))
         .ok()
-        .and_then(|t| serde_json::from_str::<crate::Manifest>(&t).ok())
-        .is_some_and(|m| m.tuned_layers > 0);
-    let files: &[&str] = if tuned {
-        &["manifest.json", "head.safetensors", TOP_FILE]
-    } else {
-        &["manifest.json", "head.safetensors"]
-    };
-    for f in files {
+        .and_then(|t| serde_json::from_str::<crate::Manifest>(&t).ok());
+    let mut files = vec!["manifest.json".to_string(), "head.safetensors".to_string()];
+    if let Some(m) = manifest.filter(|m| m.tuned_layers > 0) {
+        files.push(m.encoder_top.unwrap_or_else(|| TOP_FILE.to_string()));
+    }
+    for f in &files {
         if !dir.join(f).is_file() {
             return Err(OptionError::new(
                 "head",
@@ -48,6 +46,30 @@ pub fn check(encoder: &str, head: &Path, ctx: &BuildContext) -> Result<(), Optio
     Ok(())
 }
 
+/// The base encoder of `encoder`, loaded once per process.
+fn load_base(
+    encoder: &str,
+    ctx: &BuildContext,
+) -> Result<(Arc<SentenceEncoder>, ModelSource), OptionError> {
+    static LOADED: OnceLock<Mutex<HashMap<String, Arc<SentenceEncoder>>>> = OnceLock::new();
+    let source = ModelSource::parse(encoder, ctx);
+    let key = source.to_string();
+    let enc_err = |m: String| OptionError::new("encoder", m);
+    let mut cache = LOADED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = cache.get(&key) {
+        return Ok((e.clone(), source));
+    }
+    let repo = ModelRepo::open(source.clone()).map_err(|e| enc_err(e.to_string()))?;
+    let e = Arc::new(
+        SentenceEncoder::load(&repo, tch::Device::Cpu).map_err(|e| enc_err(e.to_string()))?,
+    );
+    cache.insert(key, e.clone());
+    Ok((e, source))
+}
+
 /// Loads (or reuses) the encoder and loads the head, checking that the head
 /// was trained for `task` on features of the encoder's size. A head trained
 /// with fine-tuned top layers comes with its own [`TunedEncoder`] over the
@@ -58,24 +80,8 @@ pub fn load(
     task: &str,
     ctx: &BuildContext,
 ) -> Result<(Arc<dyn Embed>, Head), OptionError> {
-    static LOADED: OnceLock<Mutex<HashMap<String, Arc<SentenceEncoder>>>> = OnceLock::new();
-    let source = ModelSource::parse(encoder, ctx);
-    let key = source.to_string();
+    let (enc, source) = load_base(encoder, ctx)?;
     let enc_err = |m: String| OptionError::new("encoder", m);
-    let cache = LOADED.get_or_init(Default::default);
-    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-    let enc = match cache.get(&key) {
-        Some(e) => e.clone(),
-        None => {
-            let repo = ModelRepo::open(source.clone()).map_err(|e| enc_err(e.to_string()))?;
-            let e = Arc::new(
-                SentenceEncoder::load(&repo, tch::Device::Cpu)
-                    .map_err(|e| enc_err(e.to_string()))?,
-            );
-            cache.insert(key, e.clone());
-            e
-        }
-    };
     let dir = ctx.resolve(head);
     let head = Head::load(&dir).map_err(|m| OptionError::new("head", m))?;
     if head.manifest.task != task {
@@ -119,4 +125,74 @@ pub fn load(
     let tuned = TunedEncoder::load(enc, &repo, spec, top.as_deref())
         .map_err(|e| OptionError::new("head", e.to_string()))?;
     Ok((Arc::new(tuned), head))
+}
+
+/// Loads (or reuses) the [`StatesEncoder`] a one-pass head reads and the
+/// head itself. Heads trained together name the same adapters file
+/// (`encoder_top` in their manifests), so they get the same encoder, and its
+/// cache of token states lets the second stage reuse the first one's pass.
+pub fn load_one_pass(
+    encoder: &str,
+    head: &Path,
+    task: &str,
+    ctx: &BuildContext,
+) -> Result<(Arc<StatesEncoder>, Head), OptionError> {
+    type Key = (String, std::path::PathBuf);
+    static LOADED: OnceLock<Mutex<HashMap<Key, Arc<StatesEncoder>>>> = OnceLock::new();
+    let dir = ctx.resolve(head);
+    let loaded = Head::load(&dir).map_err(|m| OptionError::new("head", m))?;
+    let m = &loaded.manifest;
+    let want = if task == "sentence-sentiment" { 1 } else { 2 };
+    if m.task != task || !m.one_pass {
+        return Err(OptionError::new(
+            "head",
+            format!("{} is not a one-pass {task:?} head", dir.display()),
+        ));
+    }
+    let top = dir.join(m.encoder_top.as_deref().unwrap_or(TOP_FILE));
+    let top = top.canonicalize().map_err(|e| {
+        OptionError::new(
+            "head",
+            format!("{}: {e} (the head's encoder adapters)", top.display()),
+        )
+    })?;
+    let source = ModelSource::parse(encoder, ctx);
+    let key = (source.to_string(), top.clone());
+    let enc_err = |m: String| OptionError::new("encoder", m);
+    let mut cache = LOADED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let states = match cache.get(&key) {
+        Some(s) => s.clone(),
+        None => {
+            let (base, _) = load_base(encoder, ctx)?;
+            let repo = ModelRepo::open(source).map_err(|e| enc_err(e.to_string()))?;
+            let spec = Spec {
+                layers: m.tuned_layers.max(1),
+                adapt: Adapt::from_rank(m.lora_rank),
+                pooling: Pooling::Mean,
+            };
+            let tuned = (m.tuned_layers > 0).then_some(top.as_path());
+            let s = Arc::new(
+                crate::states::load(base, &repo, spec, tuned)
+                    .map_err(|e| OptionError::new("head", e.to_string()))?,
+            );
+            cache.insert(key, s.clone());
+            s
+        }
+    };
+    if states.dim() * want != m.input_dim {
+        return Err(OptionError::new(
+            "head",
+            format!(
+                "{} expects {} input features, which encoder {} ({} dimensions) cannot give",
+                dir.display(),
+                m.input_dim,
+                states.id(),
+                states.dim()
+            ),
+        ));
+    }
+    Ok((states, loaded))
 }

@@ -14,6 +14,7 @@
 //! majority-class and a lexicon (VADER) baseline, in the head's manifest.
 
 pub mod contrast;
+pub mod stance;
 
 use serde_json::json;
 use stancepipe_classify::vader::{self, Lexicon};
@@ -356,6 +357,8 @@ pub fn train_sentiment(
         target_features: None,
         tuned_layers: 0,
         lora_rank: 0,
+        one_pass: false,
+        encoder_top: None,
         training: serde_json::Value::Null,
     };
     let (mut head, embedder, epoch, dev_f1, history) = fit_head(
@@ -573,6 +576,8 @@ pub fn train_target(
         target_features: Some(kind),
         tuned_layers: 0,
         lora_rank: 0,
+        one_pass: false,
+        encoder_top: None,
         training: serde_json::Value::Null,
     };
     let mut per_kind = serde_json::Map::new();

@@ -1,0 +1,494 @@
+//! `stancepipe train stance`: one encoder for the classify and stance stages,
+//! read from one pass per sentence. LoRA adapters, a target head and a
+//! sentence head are trained together ([`stancepipe_encoder::multitask`]) on
+//! stance and target-sentiment sets (each source below) and on PhraseBank's
+//! sentence labels. Stance labels map to the heads' classes as favor →
+//! positive, against → negative, none → neutral.
+//!
+//! A target that occurs in its text is pooled where it is; one that does not
+//! (VAST and SemEval topics, claims of Perspectrum) is appended after the
+//! text ([`features::with_targets`]). Several targets of one text share one
+//! pass, as the mentions of one sentence do in the pipeline.
+
+use crate::{
+    argmax, argmaxes, lexicon_label, majority, report, score_set, summary, DataDir, Encoder,
+    Progress, LABELS,
+};
+use serde_json::json;
+use stancepipe_classify::vader::Lexicon;
+use stancepipe_encoder::multitask::{self, Example, Params, Predictions};
+use stancepipe_encoder::tuned::TOP_FILE;
+use stancepipe_encoder::{features, Adapt, Embed, Head, Manifest, Pooling, Spec, StatesEncoder};
+use stancepipe_eval::datasets::{self, Split, StanceExample, TargetExample};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// A labeled source of targets with their stance (or sentiment) labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StanceSource {
+    /// Reuters snippets, sentiment toward entities.
+    FinEntity,
+    /// News sentences, sentiment toward mentioned people and groups.
+    NewsMtsc,
+    /// NYT reader comments, stance toward a topic phrase.
+    Vast,
+    /// Tweets, stance toward one of five targets.
+    SemEval,
+    /// Tweets, stance toward two candidates each.
+    MultiTarget,
+    /// Wikipedia claims, sentiment toward the claim's own target.
+    Ibm,
+    /// Perspectives that support or undermine a claim.
+    Perspectrum,
+}
+
+impl StanceSource {
+    pub const ALL: [StanceSource; 7] = [
+        StanceSource::FinEntity,
+        StanceSource::NewsMtsc,
+        StanceSource::Vast,
+        StanceSource::SemEval,
+        StanceSource::MultiTarget,
+        StanceSource::Ibm,
+        StanceSource::Perspectrum,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StanceSource::FinEntity => "finentity",
+            StanceSource::NewsMtsc => "newsmtsc",
+            StanceSource::Vast => "vast",
+            StanceSource::SemEval => "semeval",
+            StanceSource::MultiTarget => "multitarget",
+            StanceSource::Ibm => "ibm",
+            StanceSource::Perspectrum => "perspectrum",
+        }
+    }
+
+    /// Most training examples taken from this source (evenly spaced), so
+    /// that no one source drowns the others and an epoch fits this machine.
+    fn train_cap(self) -> usize {
+        match self {
+            StanceSource::Perspectrum => 2000,
+            _ => usize::MAX,
+        }
+    }
+
+    /// The source's train or dev part.
+    pub fn part(self, data: &DataDir, split: Split) -> Result<Vec<StanceExample>, String> {
+        let err = |e: datasets::DataError| e.to_string();
+        Ok(match self {
+            StanceSource::FinEntity => {
+                targets(datasets::finentity(&data.file("finentity/FinEntity.json")?, split).map_err(err)?)
+            }
+            StanceSource::NewsMtsc => targets(
+                datasets::newsmtsc(&data.file("newsmtsc/train.jsonl")?, Some(split)).map_err(err)?,
+            ),
+            StanceSource::Vast => {
+                let f = match split {
+                    Split::Train => "train",
+                    Split::Dev => "dev",
+                    Split::Test => "test",
+                };
+                datasets::vast(&data.file(&format!("vast/{f}.jsonl"))?).map_err(err)?
+            }
+            StanceSource::SemEval => {
+                datasets::semeval2016(&data.file("semeval2016")?, split).map_err(err)?
+            }
+            StanceSource::MultiTarget => datasets::multitarget(
+                &data.file("multitarget/multi_target_stance.csv")?,
+                split,
+            )
+            .map_err(err)?,
+            StanceSource::Ibm => datasets::ibm_claim_stance(
+                &data.file("ibm_claim_stance/claim_stance_dataset_v1.csv")?,
+                split,
+            )
+            .map_err(err)?,
+            StanceSource::Perspectrum => {
+                datasets::perspectrum(&data.file("perspectrum")?, split).map_err(err)?
+            }
+        })
+    }
+
+    /// The source's test sets by name (NewsMTSC: its two official files).
+    pub fn tests(self, data: &DataDir) -> Result<Vec<(String, Vec<StanceExample>)>, String> {
+        if self == StanceSource::NewsMtsc {
+            let mut out = Vec::new();
+            for f in ["devtest_mt", "devtest_rw"] {
+                let set = datasets::newsmtsc(&data.file(&format!("newsmtsc/{f}.jsonl"))?, None)
+                    .map_err(|e| e.to_string())?;
+                out.push((format!("newsmtsc-{f}"), targets(set)));
+            }
+            return Ok(out);
+        }
+        Ok(vec![(
+            format!("{}-test", self.name()),
+            self.part(data, Split::Test)?,
+        )])
+    }
+}
+
+/// Target-sentiment examples as stance examples (the target is in the text).
+fn targets(v: Vec<TargetExample>) -> Vec<StanceExample> {
+    v.into_iter()
+        .map(|e| StanceExample {
+            target: e.text[e.start..e.end].to_string(),
+            span: Some((e.start, e.end)),
+            id: e.id,
+            text: e.text,
+            label: e.label,
+        })
+        .collect()
+}
+
+fn class(label: &str) -> usize {
+    LABELS.iter().position(|l| *l == label).unwrap_or(2)
+}
+
+/// At most `cap` of `v`, evenly spaced (deterministic).
+fn thin<T: Clone>(v: Vec<T>, cap: usize) -> Vec<T> {
+    if v.len() <= cap {
+        return v;
+    }
+    (0..cap).map(|i| v[i * v.len() / cap].clone()).collect()
+}
+
+/// Groups examples by text into one multi-task example per text, the
+/// targets shown as [`features::with_targets`] shows them; returns the
+/// examples and, per input example, (group, target index) to map
+/// predictions back. At most `max_appended` targets are appended to one
+/// text (the rest are dropped, `None` in the map).
+pub fn group(
+    examples: &[StanceExample],
+    max_appended: usize,
+) -> (Vec<Example>, Vec<Option<(usize, usize)>>) {
+    let mut by_text: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for (i, e) in examples.iter().enumerate() {
+        by_text
+            .entry(e.text.as_str())
+            .or_insert_with(|| {
+                order.push(e.text.as_str());
+                Vec::new()
+            })
+            .push(i);
+    }
+    let mut out = Vec::new();
+    let mut map = vec![None; examples.len()];
+    for text in order {
+        let members = &by_text[text];
+        let mut kept = Vec::new();
+        let mut appended = 0;
+        for &i in members {
+            if examples[i].span.is_none() {
+                if appended == max_appended {
+                    continue;
+                }
+                appended += 1;
+            }
+            kept.push(i);
+        }
+        let shown: Vec<(&str, Option<(usize, usize)>)> = kept
+            .iter()
+            .map(|&i| (examples[i].target.as_str(), examples[i].span))
+            .collect();
+        let (t, spans) = features::with_targets(text, &shown);
+        let g = out.len();
+        out.push(Example {
+            text: t,
+            targets: kept
+                .iter()
+                .zip(&spans)
+                .map(|(&i, &(s, e))| (s, e, class(&examples[i].label)))
+                .collect(),
+            sentence: None,
+        });
+        for (k, &i) in kept.iter().enumerate() {
+            map[i] = Some((g, k));
+        }
+    }
+    (out, map)
+}
+
+/// Appended targets per text in training (VAST has up to a dozen topics a
+/// comment); evaluation keeps every target.
+const TRAIN_APPENDED: usize = 4;
+
+/// Class probabilities of a one-pass target head for each example (the
+/// pipeline's own reading: [`StatesEncoder::states`] and
+/// [`stancepipe_encoder::TextStates::target_features`]).
+pub fn one_pass_probabilities(
+    enc: &StatesEncoder,
+    head: &Head,
+    examples: &[StanceExample],
+) -> Result<Vec<Vec<f32>>, String> {
+    let (groups, map) = group(examples, usize::MAX);
+    let texts: Vec<&str> = groups.iter().map(|g| g.text.as_str()).collect();
+    let states = enc.states(&texts, 64)?;
+    let mut x = Vec::with_capacity(examples.len());
+    for m in &map {
+        let (g, k) = m.ok_or("an example was not grouped")?;
+        let (s, e, _) = groups[g].targets[k];
+        x.push(states[g].target_features(s, e));
+    }
+    Ok(head.predict(&x))
+}
+
+/// What `train stance` trains on and how.
+#[derive(Debug, Clone)]
+pub struct StanceSetup {
+    pub sources: Vec<StanceSource>,
+    /// Train on PhraseBank sentence labels too (the sentence head).
+    pub sentences: bool,
+    pub params: Params,
+}
+
+/// Trains the shared encoder and both heads; writes the target head (with
+/// the adapters) to `target_out` and the sentence head to `sentence_out`;
+/// returns the target head's manifest.
+pub fn train_stance(
+    enc: &Encoder,
+    data: &DataDir,
+    (target_out, sentence_out): (&Path, &Path),
+    setup: &StanceSetup,
+    command: &str,
+    progress: Progress,
+) -> Result<Manifest, String> {
+    let started = Instant::now();
+    if setup.sources.is_empty() {
+        return Err("no sources to train on".into());
+    }
+    let mut train = Vec::new();
+    let mut dev_parts = Vec::new();
+    let mut sizes = serde_json::Map::new();
+    for &s in &setup.sources {
+        let t = thin(s.part(data, Split::Train)?, s.train_cap());
+        let d = s.part(data, Split::Dev)?;
+        sizes.insert(s.name().into(), json!({"train": t.len(), "dev": d.len()}));
+        train.extend(t);
+        dev_parts.push((s, d));
+    }
+    let (mut train_ex, _) = group(&train, TRAIN_APPENDED);
+    let dev_all: Vec<StanceExample> = dev_parts.iter().flat_map(|(_, d)| d.clone()).collect();
+    let (mut dev_ex, _) = group(&dev_all, usize::MAX);
+    let pb = data.file("phrasebank/Sentences_50Agree.txt")?;
+    let sentence_part = |split| -> Result<Vec<Example>, String> {
+        Ok(datasets::phrasebank(&pb, split)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|t| Example {
+                sentence: Some(class(&t.label)),
+                text: t.text,
+                targets: Vec::new(),
+            })
+            .collect())
+    };
+    if setup.sentences {
+        train_ex.extend(sentence_part(Split::Train)?);
+        dev_ex.extend(sentence_part(Split::Dev)?);
+    }
+    let targets_train: usize = train_ex.iter().map(|e| e.targets.len()).sum();
+    // Selection: the mean of the target head's and the sentence head's dev
+    // macro-F1 (the target head's alone without sentence data).
+    let score = |p: &Predictions| {
+        let t = report(&p.0, &p.1).macro_f1;
+        if p.2.is_empty() {
+            t
+        } else {
+            (t + report(&p.2, &p.3).macro_f1) / 2.0
+        }
+    };
+    let trained = multitask::fine_tune(
+        enc.base.clone(),
+        enc.repo,
+        (&train_ex, &dev_ex),
+        setup.params,
+        score,
+        progress,
+    )?;
+    trained.save(target_out, sentence_out)?;
+    let rank = setup.params.adapt.rank();
+    let manifest = |task: &str, dim: usize, top: Option<String>| Manifest {
+        task: task.into(),
+        labels: LABELS.iter().map(|s| s.to_string()).collect(),
+        input_dim: dim,
+        hidden: 0,
+        encoder: enc.base.id().to_string(),
+        target_features: None,
+        tuned_layers: setup.params.layers,
+        lora_rank: rank,
+        one_pass: true,
+        encoder_top: top,
+        training: serde_json::Value::Null,
+    };
+    let dim = trained.encoder.dim();
+    let rel = relative_top(sentence_out, target_out);
+    drop(trained.encoder);
+    // Figures come from the stored (float16) files, loaded as the stages load them.
+    let enc_stored = stancepipe_encoder::states::load(
+        enc.base.clone(),
+        enc.repo,
+        Spec {
+            layers: setup.params.layers,
+            adapt: setup.params.adapt,
+            pooling: Pooling::Mean,
+        },
+        Some(&target_out.join(TOP_FILE)),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut target_m = manifest("target-sentiment", 2 * dim, None);
+    let mut sentence_m = manifest("sentence-sentiment", dim, Some(rel));
+    std::fs::write(
+        target_out.join("manifest.json"),
+        serde_json::to_string_pretty(&target_m).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(
+        sentence_out.join("manifest.json"),
+        serde_json::to_string_pretty(&sentence_m).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let target_head = Head::load(target_out)?;
+    let sentence_head = Head::load(sentence_out)?;
+
+    let lex = Lexicon::builtin();
+    let maj = majority(&train.iter().map(|e| class(&e.label)).collect::<Vec<_>>());
+    let mut dev_figures = serde_json::Map::new();
+    for (s, d) in &dev_parts {
+        let p = one_pass_probabilities(&enc_stored, &target_head, d)?;
+        let y: Vec<usize> = d.iter().map(|e| class(&e.label)).collect();
+        dev_figures.insert(s.name().into(), summary(&report(&y, &argmaxes(&p))));
+    }
+    let dev_y: Vec<usize> = dev_all.iter().map(|e| class(&e.label)).collect();
+    let dev_p = one_pass_probabilities(&enc_stored, &target_head, &dev_all)?;
+    let mut tests = Vec::new();
+    for s in StanceSource::ALL {
+        for (name, set) in s.tests(data)? {
+            progress(&format!("test {name}"), 0, set.len());
+            let p = one_pass_probabilities(&enc_stored, &target_head, &set)?;
+            let y: Vec<usize> = set.iter().map(|e| class(&e.label)).collect();
+            let lexicon: Vec<usize> = set.iter().map(|e| lexicon_label(&lex, &e.text)).collect();
+            let mut f = score_set(&name, &y, &argmaxes(&p), &lexicon, maj);
+            f["source_trained_on"] = json!(setup.sources.contains(&s));
+            tests.push(f);
+        }
+    }
+    // The sentence head on PhraseBank's dev and test parts.
+    let mut sentence_figures = serde_json::Map::new();
+    for (name, split) in [("phrasebank-dev", Split::Dev), ("phrasebank-test", Split::Test)] {
+        let part = datasets::phrasebank(&pb, split).map_err(|e| e.to_string())?;
+        let texts: Vec<&str> = part.iter().map(|t| t.text.as_str()).collect();
+        let states = enc_stored.states(&texts, 64)?;
+        let x: Vec<Vec<f32>> = states.iter().map(|s| s.mean()).collect();
+        let pred: Vec<usize> = sentence_head.predict(&x).iter().map(|p| argmax(p)).collect();
+        let y: Vec<usize> = part.iter().map(|t| class(&t.label)).collect();
+        sentence_figures.insert(name.into(), summary(&report(&y, &pred)));
+    }
+    let p = setup.params;
+    let training = json!({
+        "command": command,
+        "data": {"sources": setup.sources.iter().map(|s| s.name()).collect::<Vec<_>>(),
+                 "sentences": if setup.sentences { "phrasebank/Sentences_50Agree.txt (split train/dev)" } else { "none" },
+                 "sizes": sizes, "train_texts": train_ex.len(), "train_targets": targets_train,
+                 "note": "stance labels mapped favor -> positive, against -> negative, none -> neutral; a target not in its text is appended after [SEP]; at most 4 appended targets per training text"},
+        "fit": {"method": format!("rank-{} LoRA adapters on the top {} layers, a target head and a sentence head trained together", rank, p.layers),
+                "epochs": p.epochs, "batch": p.batch, "lr_encoder": p.lr_encoder, "lr_head": p.lr_head,
+                "weight_decay": p.weight_decay, "seed": p.seed,
+                "selection": "best epoch by the mean of target dev macro-F1 (all sources pooled) and PhraseBank dev macro-F1"},
+        "best_epoch": trained.epoch, "dev_score_per_epoch": trained.history,
+        "dev_macro_f1": report(&dev_y, &argmaxes(&dev_p)).macro_f1,
+        "dev_per_source": dev_figures,
+        "test": tests,
+        "sentence_head": sentence_figures,
+        "seconds": started.elapsed().as_secs_f64(),
+        "labels_note": "stance toward the target: positive -> favor, negative -> against, neutral -> none",
+    });
+    target_m.training = training.clone();
+    sentence_m.training = json!({"trained_with": target_out.display().to_string(), "command": command,
+        "figures": training["sentence_head"].clone()});
+    for (m, d) in [(&target_m, target_out), (&sentence_m, sentence_out)] {
+        std::fs::write(
+            d.join("manifest.json"),
+            serde_json::to_string_pretty(m).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(target_m)
+}
+
+/// The target head's adapters file as seen from `sentence_out`.
+fn relative_top(sentence_out: &Path, target_out: &Path) -> String {
+    let same_parent = sentence_out.parent() == target_out.parent();
+    match (same_parent, target_out.file_name()) {
+        (true, Some(name)) => format!("../{}/{TOP_FILE}", name.to_string_lossy()),
+        _ => target_out
+            .canonicalize()
+            .unwrap_or_else(|_| target_out.to_path_buf())
+            .join(TOP_FILE)
+            .display()
+            .to_string(),
+    }
+}
+
+/// The default recipe (docs/quality.md): the target head's recipe of the
+/// previous default (rank-8 LoRA on all six layers, encoder rate 5e-4).
+pub fn default_params(seed: i64, epochs: usize) -> Params {
+    Params {
+        layers: 6,
+        adapt: Adapt::Lora(8),
+        epochs,
+        batch: 32,
+        lr_encoder: 5e-4,
+        lr_head: 2e-3,
+        weight_decay: 1e-2,
+        seed,
+        target_classes: LABELS.len(),
+        sentence_classes: LABELS.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(text: &str, target: &str, span: Option<(usize, usize)>, label: &str) -> StanceExample {
+        StanceExample {
+            id: String::new(),
+            text: text.into(),
+            target: target.into(),
+            span,
+            label: label.into(),
+        }
+    }
+
+    #[test]
+    fn one_text_one_example_targets_inside_or_appended() {
+        let v = vec![
+            ex("Trump is great", "Trump", Some((0, 5)), "positive"),
+            ex("Trump is great", "Hillary", None, "negative"),
+            ex("Other text", "topic", None, "neutral"),
+        ];
+        let (g, map) = group(&v, 4);
+        assert_eq!(g.len(), 2);
+        assert_eq!(map, vec![Some((0, 0)), Some((0, 1)), Some((1, 0))]);
+        let (s, e, c) = g[0].targets[1];
+        assert_eq!(&g[0].text[s..e], "Hillary");
+        assert_eq!(c, 1);
+        assert_eq!(&g[0].text[..14], "Trump is great");
+        assert_eq!(&g[0].text[g[0].targets[0].0..g[0].targets[0].1], "Trump");
+        // The cap drops appended targets beyond it, never in-text ones.
+        let (g, map) = group(&v, 0);
+        assert_eq!(g[0].targets.len(), 1);
+        assert_eq!(map, vec![Some((0, 0)), None, None]);
+        assert!(g[1].targets.is_empty());
+    }
+
+    #[test]
+    fn thin_keeps_evenly_spaced_items() {
+        assert_eq!(thin((0..10).collect(), 5), vec![0, 2, 4, 6, 8]);
+        assert_eq!(thin(vec![1, 2], 5), vec![1, 2]);
+    }
+}
