@@ -7,6 +7,10 @@
 //! - [`MentionFinder`]: finds every alias of every tracked company at word
 //!   boundaries (Aho-Corasick, leftmost-longest) and ties each mention to
 //!   its sentence, which is what the stance stage aggregates over.
+//! - [`ReferenceFinder`]: attaches pronouns and descriptions ("it", "the
+//!   payment giant") to the one company in focus, as mentions with
+//!   `reference: true` (option `references`; the rule is in the
+//!   `references` module's doc).
 //! - [`TokenizeConfig`]: the `tokenize` stage (backend `rules`), which also
 //!   produces subword tokens from a Hugging Face `tokenizer.json` when one is
 //!   configured; [`register`] adds it to a [`Registry`].
@@ -14,11 +18,15 @@
 //! Every span is a byte range into the original document text.
 
 mod mentions;
+mod references;
 mod segment;
 mod stage;
 mod subword;
 
 pub use mentions::MentionFinder;
+pub use references::{
+    check_reference_word, ReferenceFinder, DEFAULT_REFERENCE_WORDS, NOT_A_WILDCARD,
+};
 pub use segment::{segment, Segmenter, ABBREVIATIONS, DEFAULT_MAX_HEADING_WORDS};
 pub use stage::TokenizeConfig;
 

@@ -1,6 +1,7 @@
 //! The `tokenize` stage: configuration and the running stage.
 
 use crate::mentions::MentionFinder;
+use crate::references::{check_reference_word, ReferenceFinder, DEFAULT_REFERENCE_WORDS};
 use crate::segment::{Segmenter, DEFAULT_MAX_HEADING_WORDS};
 use crate::subword::Subwords;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,15 @@ pub struct TokenizeConfig {
     pub abbreviations: Vec<String>,
     /// Longest standalone line, in words, that counts as a heading.
     pub max_heading_words: usize,
+    /// Attach pronouns and descriptions ("it", "the company") to the one
+    /// company in focus, as mentions with `reference: true` (the rule:
+    /// [`ReferenceFinder`]). Off by default: on PerSenT's train part about
+    /// half of the attached references are wrong (precision 0.54, recall
+    /// 0.61; `examples/references_persent.rs`).
+    pub references: bool,
+    /// The reference words and phrases (`*` = any one word); replaces the
+    /// default list [`DEFAULT_REFERENCE_WORDS`].
+    pub reference_words: Vec<String>,
 }
 
 impl Default for TokenizeConfig {
@@ -30,6 +40,11 @@ impl Default for TokenizeConfig {
             tokenizer: None,
             abbreviations: Vec::new(),
             max_heading_words: DEFAULT_MAX_HEADING_WORDS,
+            references: false,
+            reference_words: DEFAULT_REFERENCE_WORDS
+                .iter()
+                .map(|w| w.to_string())
+                .collect(),
         }
     }
 }
@@ -67,6 +82,9 @@ impl StageConfig for TokenizeConfig {
                 ));
             }
         }
+        for w in &self.reference_words {
+            check_reference_word(w).map_err(|m| OptionError::new("reference_words", m))?;
+        }
         if let Some(path) = self.tokenizer_path(ctx) {
             if !path.is_file() {
                 return Err(OptionError::new(
@@ -97,6 +115,13 @@ impl StageConfig for TokenizeConfig {
             finder: MentionFinder::new(&ctx.companies).map_err(|e| {
                 OptionError::new("", format!("cannot index the company aliases: {e}"))
             })?,
+            references: match self.references {
+                true => Some(
+                    ReferenceFinder::new(&self.reference_words)
+                        .map_err(|m| OptionError::new("reference_words", m))?,
+                ),
+                false => None,
+            },
             subwords,
             model,
         }))
@@ -121,12 +146,21 @@ impl BackendConfig for TokenizeConfig {
             "max_heading_words",
             "longest standalone line without terminal punctuation, in words, that is a heading",
         ),
+        (
+            "references",
+            "attach pronouns and descriptions (\"it\", \"the company\") to the one company named just before, as mentions with reference = true (off by default)",
+        ),
+        (
+            "reference_words",
+            "the reference words and phrases, case-insensitive whole words; \"*\" is any one word (\"the * giant\"); replaces the default list",
+        ),
     ];
 }
 
 struct TokenizeStage {
     segmenter: Segmenter,
     finder: MentionFinder,
+    references: Option<ReferenceFinder>,
     subwords: Option<Subwords>,
     /// The resolved tokenizer path.
     model: Option<String>,
@@ -150,6 +184,9 @@ impl TokenizeStage {
             None => Vec::new(),
         };
         doc.entities = self.finder.find(&doc.text, &sentences);
+        if let Some(references) = &self.references {
+            references.attach(&doc.text, &sentences, &mut doc.entities);
+        }
         doc.sentences = sentences;
         Ok(())
     }

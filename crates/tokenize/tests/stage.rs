@@ -53,6 +53,8 @@ fn every_default_key_is_a_listed_option_and_every_option_parses() {
             "tokenizer" => "tokenizer = \"tok.json\"",
             "abbreviations" => "abbreviations = [\"Rep\"]",
             "max_heading_words" => "max_heading_words = 3",
+            "references" => "references = false",
+            "reference_words" => "reference_words = [\"it\", \"the * giant\"]",
             other => panic!("no sample value for option {other}"),
         };
         parse(sample).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -62,6 +64,10 @@ fn every_default_key_is_a_listed_option_and_every_option_parses() {
     assert_eq!(default_of("max_heading_words").as_deref(), Some("6"));
     assert_eq!(default_of("abbreviations").as_deref(), Some("[]"));
     assert_eq!(default_of("tokenizer"), None);
+    assert_eq!(default_of("references").as_deref(), Some("false"));
+    assert!(default_of("reference_words")
+        .unwrap()
+        .starts_with("[\"it\", \"its\""));
 }
 
 #[test]
@@ -157,7 +163,10 @@ fn stage_assigns_annotations_and_can_rerun() {
     let counts: Vec<(&str, usize)> = seed
         .entities
         .iter()
-        .map(|e| (e.company.as_str(), e.mentions.len()))
+        .map(|e| {
+            let names = e.mentions.iter().filter(|m| !m.reference).count();
+            (e.company.as_str(), names)
+        })
         .collect();
     assert_eq!(counts, SEED_MENTIONS);
 
@@ -168,6 +177,51 @@ fn stage_assigns_annotations_and_can_rerun() {
     let empty = &docs[2];
     assert!(empty.sentences.is_empty() && empty.tokens.is_empty());
     assert_eq!(empty.entities.len(), 7);
+}
+
+#[test]
+fn references_option_and_bad_reference_words() {
+    let build = |options: &str| {
+        parse(options)
+            .unwrap()
+            .build(&ctx(PathBuf::from(".")))
+            .unwrap()
+    };
+    let text = "Alipay fell. It lost users; the payment giant said so.";
+    let refs = |options: &str| {
+        let mut docs = vec![Doc::new("a", text)];
+        build(options).process(&mut docs).unwrap();
+        docs[0].entities[0]
+            .mentions
+            .iter()
+            .filter(|m| m.reference)
+            .map(|m| (text[m.span.start..m.span.end].to_string(), m.alias.clone()))
+            .collect::<Vec<_>>()
+    };
+    let on = refs("references = true");
+    assert_eq!(
+        on,
+        vec![
+            ("It".to_string(), "it".to_string()),
+            ("the payment giant".to_string(), "the * giant".to_string()),
+        ]
+    );
+    assert!(refs("references = false").is_empty());
+    assert!(refs("").is_empty(), "off by default");
+    assert_eq!(
+        refs("references = true\nreference_words = [\"The Payment  Giant\"]"),
+        vec![(
+            "the payment giant".to_string(),
+            "the payment giant".to_string()
+        )]
+    );
+    for bad in ["reference_words = [\"\"]", "reference_words = [\"the *\"]"] {
+        let e = parse(bad)
+            .unwrap()
+            .check(&ctx(PathBuf::from(".")))
+            .unwrap_err();
+        assert_eq!(e.key, "reference_words", "{bad}");
+    }
 }
 
 #[test]
@@ -206,7 +260,7 @@ fn large_document_through_the_stage_scales() {
     stage.process(&mut docs).unwrap();
     assert_eq!(docs[1].sentences.len(), k * docs[0].sentences.len());
     assert_eq!(docs[1].tokens.len(), k * docs[0].tokens.len());
-    for (e, (_, n)) in docs[1].entities.iter().zip(SEED_MENTIONS) {
-        assert_eq!(e.mentions.len(), k * n);
+    for (e, seed) in docs[1].entities.iter().zip(&docs[0].entities) {
+        assert_eq!(e.mentions.len(), k * seed.mentions.len());
     }
 }
