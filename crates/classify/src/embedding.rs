@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
-    Annotation, BackendConfig, BuildContext, Doc, Label, OptionError, SentenceKind, Stage,
+    Annotation, BackendConfig, BuildContext, Doc, Label, OptionError, Stage,
     StageConfig, StageError,
 };
 use stancepipe_encoder::{Embed, Head};
@@ -18,6 +18,8 @@ pub struct EmbeddingHeadConfig {
     pub encoder: String,
     pub head: PathBuf,
     pub batch_size: usize,
+    /// Bytes of content sentences read per document ([`stancepipe_encoder::READ_BYTES`]).
+    pub read_bytes: usize,
 }
 
 impl Default for EmbeddingHeadConfig {
@@ -26,6 +28,7 @@ impl Default for EmbeddingHeadConfig {
             encoder: "models/all-MiniLM-L6-v2".into(),
             head: PathBuf::from("models/heads/sentiment"),
             batch_size: 64,
+            read_bytes: stancepipe_encoder::READ_BYTES,
         }
     }
 }
@@ -46,6 +49,9 @@ impl StageConfig for EmbeddingHeadConfig {
         if self.batch_size == 0 {
             return Err(OptionError::new("batch_size", "must be at least 1"));
         }
+        if self.read_bytes == 0 {
+            return Err(OptionError::new("read_bytes", "must be at least 1"));
+        }
         stancepipe_encoder::stage::check(&self.encoder, &self.head, ctx)
     }
     fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Stage>, OptionError> {
@@ -56,6 +62,7 @@ impl StageConfig for EmbeddingHeadConfig {
             encoder,
             head,
             batch_size: self.batch_size,
+            read_bytes: self.read_bytes,
         }))
     }
 }
@@ -75,6 +82,7 @@ impl BackendConfig for EmbeddingHeadConfig {
             "directory with manifest.json + head.safetensors from `stancepipe train sentiment`",
         ),
         ("batch_size", "sentences embedded at once"),
+        ("read_bytes", "most bytes of content sentences read per document (the rest is left unlabeled, with a note); the stance stage should read as many to share its encoder passes"),
     ];
 }
 
@@ -83,6 +91,7 @@ struct EmbeddingHead {
     head: Head,
     model: String,
     batch_size: usize,
+    read_bytes: usize,
 }
 
 impl Stage for EmbeddingHead {
@@ -96,12 +105,16 @@ impl Stage for EmbeddingHead {
         // Every content sentence of the batch, embedded together.
         let mut at: Vec<(usize, usize)> = Vec::new();
         let mut texts: Vec<&str> = Vec::new();
+        let mut notes = Vec::new();
         for (d, doc) in docs.iter().enumerate() {
-            for (s, sent) in doc.sentences.iter().enumerate() {
-                if sent.kind == SentenceKind::Content {
-                    at.push((d, s));
-                    texts.push(&doc.text[sent.span.start..sent.span.end]);
-                }
+            let (read, cut) = stancepipe_encoder::read_budget(doc, self.read_bytes);
+            for (s, len) in read {
+                let start = doc.sentences[s].span.start;
+                at.push((d, s));
+                texts.push(&doc.text[start..start + len]);
+            }
+            if cut > 0 {
+                notes.push((d, stancepipe_encoder::budget_note("classify", self.read_bytes, cut)));
             }
         }
         let x = self
@@ -111,6 +124,9 @@ impl Stage for EmbeddingHead {
         let probs = self.head.predict(&x);
         for doc in docs.iter_mut() {
             doc.sentences.iter_mut().for_each(|s| s.label = None);
+        }
+        for (d, note) in notes {
+            docs[d].notes.push(note);
         }
         let labels = &self.head.manifest.labels;
         for ((d, s), p) in at.into_iter().zip(probs) {

@@ -10,7 +10,7 @@
 use crate::{exit, Failure};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use stancepipe_core::{Company, Doc};
+use stancepipe_core::Doc;
 use stancepipe_eval::bootstrap::Bootstrap;
 use stancepipe_eval::corpus::{self, GoldFormat, GoldSet};
 use stancepipe_eval::report::{
@@ -94,36 +94,6 @@ fn available_metrics(gold: &[GoldDoc]) -> Vec<String> {
     out
 }
 
-/// The configured companies plus the gold entities, merged by name (ASCII
-/// case-insensitively) with their aliases.
-fn companies(configured: &[Company], gold: &[GoldDoc]) -> Vec<Company> {
-    let mut out: Vec<Company> = configured.to_vec();
-    let mut index: HashMap<String, usize> = out
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.name.to_ascii_lowercase(), i))
-        .collect();
-    for e in gold.iter().flat_map(|g| &g.entities) {
-        let name = e.name.trim();
-        if name.is_empty() {
-            continue;
-        }
-        let i = *index.entry(name.to_ascii_lowercase()).or_insert_with(|| {
-            out.push(Company {
-                name: name.to_string(),
-                aliases: Vec::new(),
-                case_sensitive: false,
-            });
-            out.len() - 1
-        });
-        for a in e.aliases.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
-            if !out[i].aliases.iter().any(|x| x == a) {
-                out[i].aliases.push(a.to_string());
-            }
-        }
-    }
-    out
-}
 
 /// Keeps what scoring and the HTML report read: drops subword tokens and
 /// the stance of companies the document neither mentions nor has in gold.
@@ -226,7 +196,7 @@ pub fn eval(args: EvalArgs, quiet: bool) -> Result<u8, Failure> {
     for c in &args.configs {
         let mut plan = PipelinePlan::load(c, &args.set, &registry)
             .map_err(|e| Failure::new(exit::CONFIG, e))?;
-        plan.context.companies = companies(&plan.context.companies, gold);
+        plan.context.companies = corpus::companies(&plan.context.companies, gold);
         plans.push(plan);
     }
 

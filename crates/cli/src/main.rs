@@ -134,6 +134,17 @@ struct TrainArgs {
     /// beside --out).
     #[arg(long)]
     sentence_out: Option<PathBuf>,
+    /// `document` only: the stance stage's head directories (repeat or
+    /// comma-separate for an ensemble).
+    #[arg(long, value_delimiter = ',', default_value = "models/heads/stance")]
+    head: Vec<PathBuf>,
+    /// `document` only: the tokenizer of the tokenize stage.
+    #[arg(long, default_value = "models/all-MiniLM-L6-v2/tokenizer.json")]
+    tokenizer: PathBuf,
+    /// `document` only: attach references ("he", "it", "the company") to
+    /// the entity, as the tokenize stage's `references` option does.
+    #[arg(long)]
+    references: bool,
 }
 
 /// A labeled source of `train target` (see `TargetSource`).
@@ -185,6 +196,9 @@ enum TrainTask {
     /// One encoder (LoRA adapters) with a target head and a sentence head,
     /// read from one pass per sentence by the classify and stance stages.
     Stance,
+    /// The stance stage's document-level decision, fitted on PerSenT's
+    /// document labels over the readings of `--head`.
+    Document,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -352,6 +366,42 @@ fn train_progress(bar: &ProgressBar, what: &str, done: usize, total: usize) {
     }
 }
 
+/// `train document`: the stance stage's learned document-level decision.
+fn train_document(args: &TrainArgs, quiet: bool) -> Result<u8, Failure> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("models/heads/stance/document.json"));
+    let heads: Vec<String> = args.head.iter().map(|h| h.display().to_string()).collect();
+    let command = format!(
+        "stancepipe train document --data {} --encoder {} --head {} --tokenizer {}{} --out {} --seed {}",
+        args.data.display(),
+        args.encoder,
+        heads.join(","),
+        args.tokenizer.display(),
+        if args.references { " --references" } else { "" },
+        out.display(),
+        args.seed,
+    );
+    let bar = train_bar(quiet);
+    let progress = |what: &str, done: usize, total: usize| train_progress(&bar, what, done, total);
+    let setup = stancepipe_train::document::DocumentSetup {
+        encoder: args.encoder.clone(),
+        heads: args.head.clone(),
+        tokenizer: args.tokenizer.clone(),
+        references: args.references,
+        rule: stancepipe_train::document::default_rule(),
+        seed: args.seed,
+    };
+    let fitted =
+        stancepipe_train::document::train_document(&args.data, &setup, &out, &command, &progress)
+            .map_err(|m| Failure::new(exit::IO, m))?;
+    bar.finish_and_clear();
+    println!("{}", serde_json::to_string_pretty(&fitted).unwrap_or_default());
+    eprintln!("stancepipe: document decision written to {}", out.display());
+    Ok(0)
+}
+
 /// `train stance`: the shared encoder with its target and sentence heads.
 fn train_stance(
     args: &TrainArgs,
@@ -462,6 +512,9 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
     if matches!(args.task, TrainTask::Stance) {
         return train_stance(&args, base, &repo, quiet);
     }
+    if matches!(args.task, TrainTask::Document) {
+        return train_document(&args, quiet);
+    }
     let (name, default_out) = match args.task {
         TrainTask::Sentiment => ("sentiment", "models/heads/sentiment"),
         _ => ("target", "models/heads/target"),
@@ -559,7 +612,7 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
         TrainTask::Sentiment => {
             stancepipe_train::train_sentiment(&enc, &data, &out, fit, &command, &progress)
         }
-        TrainTask::Target | TrainTask::Stance => stancepipe_train::train_target(
+        _ => stancepipe_train::train_target(
             &enc,
             &data,
             &out,

@@ -183,11 +183,19 @@ pub struct Evidence {
     pub polarity: f32,
     /// The sentence's weight in the decision.
     pub weight: f32,
-    /// The readings of the company in this sentence; empty for backends that
+    /// The readings of the company in this sentence, in text order, at most
+    /// [`MAX_READINGS`] (`mentions` counts them all); empty for backends that
     /// read whole sentences (`aggregate`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub readings: Vec<Reading>,
+    /// How many mentions and references of the company the sentence holds.
+    #[serde(default)]
+    pub mentions: usize,
 }
+
+/// Most readings listed per evidence sentence: a run-on sentence naming a
+/// company a thousand times is still one evidence entry of bounded size.
+pub const MAX_READINGS: usize = 8;
 
 /// What a stance model read at one mention (or reference) of a company.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -277,6 +285,10 @@ pub struct Doc {
     pub summary: Option<Summary>,
     #[serde(default)]
     pub provenance: Vec<Provenance>,
+    /// What a stage did not do in full, and why (a per-document cap that
+    /// applied, say); absent when everything was done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<DocError>,
 }
@@ -294,6 +306,7 @@ impl Doc {
             stance: Vec::new(),
             summary: None,
             provenance: Vec::new(),
+            notes: Vec::new(),
             error: None,
         }
     }
@@ -376,6 +389,7 @@ mod tests {
                 polarity: -0.8,
                 weight: 1.0,
                 readings: vec![],
+                mentions: 1,
             }],
             mentions: 1,
         });

@@ -119,6 +119,8 @@ pub struct MentionInput<'a> {
     pub sentence: usize,
     /// The mention in the document's text.
     pub span: Span,
+    /// A reference ("it", "the company"), not the company's name.
+    pub reference: bool,
     pub texts: Vec<String>,
 }
 
@@ -139,6 +141,7 @@ pub fn mention_inputs(doc: &Doc, kind: TargetFeatures) -> Vec<MentionInput<'_>> 
                 company: &e.company,
                 sentence: m.sentence,
                 span: m.span,
+                reference: m.reference,
                 texts: target_texts(kind, doc.slice(s.span), start, end),
             });
         }

@@ -19,7 +19,7 @@ use tch::{Kind, Tensor};
 pub enum Adapt {
     /// Every weight and bias, LayerNorms included.
     Full,
-    /// Only a rank-`r` update `B A` (scaled by `2 / r`, i.e. LoRA alpha = 2r)
+    /// Only a rank-`r` update `B A` (scaled by `alpha / r` = 2, i.e. LoRA alpha = 2r)
     /// beside each of the six linear maps; the layer's own weights stay
     /// the base model's. `B` starts at zero, so an untrained adapter
     /// changes nothing.

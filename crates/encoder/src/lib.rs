@@ -34,7 +34,7 @@ use rust_bert::pipelines::sentence_embeddings::{
     SentenceEmbeddingsConfig, SentenceEmbeddingsModel,
 };
 use rust_bert::resources::LocalResource;
-use stancepipe_core::{ModelError, ModelRepo};
+use stancepipe_core::{Doc, ModelError, ModelRepo};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -77,6 +77,50 @@ pub trait Embed: Send + Sync {
         }
         Ok(out)
     }
+}
+
+/// Bytes of content sentences a model stage reads per document by default
+/// (option `read_bytes`): about 25,000 tokens, a hundred pages of news. A
+/// longer document is read up to there, and says so in its `notes`, so
+/// that one huge document cannot hold up or exhaust a batch.
+pub const READ_BYTES: usize = 100_000;
+
+/// What a model stage reads of `doc` within `budget` bytes: each content
+/// sentence in text order with the length (bytes, on a char boundary) of
+/// the part that is read, until the budget is spent; and the number of
+/// content sentences cut or left out. Stages sharing an encoder read the
+/// same parts, so they share its passes.
+pub fn read_budget(doc: &Doc, budget: usize) -> (Vec<(usize, usize)>, usize) {
+    let mut left = budget;
+    let mut out = Vec::new();
+    let mut cut = 0;
+    for i in doc.content_sentences() {
+        let s = doc.sentences[i].span;
+        let len = s.len();
+        if left == 0 {
+            cut += 1;
+            continue;
+        }
+        let mut take = len.min(left);
+        while take > 0 && !doc.text.is_char_boundary(s.start + take) {
+            take -= 1;
+        }
+        if take < len {
+            cut += 1;
+        }
+        left -= len.min(left);
+        if take > 0 {
+            out.push((i, take));
+        }
+    }
+    (out, cut)
+}
+
+/// The note a model stage adds to a document whose reading was cut.
+pub fn budget_note(stage: &str, budget: usize, cut: usize) -> String {
+    format!(
+        "{stage}: read the first {budget} bytes of content sentences (option read_bytes); {cut} sentence(s) were cut or not read"
+    )
 }
 
 /// A loaded sentence-embedding model.
@@ -236,6 +280,24 @@ impl Embed for SentenceEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_budget_reads_sentences_in_order_and_cuts_on_char_boundaries() {
+        let doc = Doc::from_sentences(
+            "d",
+            &[
+                ("Head", stancepipe_core::SentenceKind::Heading),
+                ("aaaa", stancepipe_core::SentenceKind::Content),
+                ("ééé", stancepipe_core::SentenceKind::Content),
+                ("bbbb", stancepipe_core::SentenceKind::Content),
+            ],
+        );
+        assert_eq!(read_budget(&doc, 100), (vec![(1, 4), (2, 6), (3, 4)], 0));
+        // 4 + 3 bytes: the second sentence is cut inside "é" -> 2 bytes.
+        assert_eq!(read_budget(&doc, 7), (vec![(1, 4), (2, 2)], 2));
+        assert_eq!(read_budget(&doc, 4), (vec![(1, 4)], 2));
+        assert_eq!(read_budget(&doc, 0), (vec![], 3));
+    }
 
     #[test]
     fn groups_are_longest_first_capped_and_split_by_length() {

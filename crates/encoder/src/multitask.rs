@@ -12,7 +12,7 @@
 use crate::head::class_weights;
 use crate::states::{self, StatesEncoder};
 use crate::tuned::{batch, pool, restore, snapshot};
-use crate::{length_groups, Adapt, Pooling, SentenceEncoder, Spec};
+use crate::{length_groups, Adapt, Embed, Pooling, SentenceEncoder, Spec};
 use stancepipe_core::ModelRepo;
 use std::sync::Arc;
 use tch::nn::{self, Module, OptimizerConfig};

@@ -46,6 +46,14 @@ pub fn check(encoder: &str, head: &Path, ctx: &BuildContext) -> Result<(), Optio
     Ok(())
 }
 
+/// Whether the head directory holds a one-pass head (its manifest says so).
+pub fn is_one_pass(head: &Path, ctx: &BuildContext) -> bool {
+    std::fs::read_to_string(ctx.resolve(head).join("manifest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<crate::Manifest>(&t).ok())
+        .is_some_and(|m| m.one_pass)
+}
+
 /// The base encoder of `encoder`, loaded once per process.
 fn load_base(
     encoder: &str,
@@ -80,6 +88,10 @@ pub fn load(
     task: &str,
     ctx: &BuildContext,
 ) -> Result<(Arc<dyn Embed>, Head), OptionError> {
+    if is_one_pass(head, ctx) {
+        let (states, head) = load_one_pass(encoder, head, task, ctx)?;
+        return Ok((states, head));
+    }
     let (enc, source) = load_base(encoder, ctx)?;
     let enc_err = |m: String| OptionError::new("encoder", m);
     let dir = ctx.resolve(head);

@@ -97,6 +97,12 @@ impl TextStates {
         span_rows(&self.offsets, start, end)
     }
 
+    /// The mean of the states of the tokens overlapping bytes `[start, end)`
+    /// (normalized as the model normalizes), or `None` when no token does.
+    pub fn span_mean(&self, start: usize, end: usize) -> Option<Vec<f32>> {
+        self.span_rows(start, end).map(|r| self.mean_of(r))
+    }
+
     /// A target head's features for the target at bytes `[start, end)`:
     /// the sentence embedding followed by the mean of the target's own token
     /// states (the sentence embedding again when no token covers it).
@@ -220,16 +226,6 @@ impl StatesEncoder {
             sep,
             cache: Mutex::new(Cache::default()),
         })
-    }
-
-    /// The model id for provenance.
-    pub fn id(&self) -> &str {
-        self.encoder.id()
-    }
-
-    /// Hidden size of one token state.
-    pub fn dim(&self) -> usize {
-        self.encoder.base_dim()
     }
 
     /// The tuned encoder underneath (training reads its layers).
@@ -362,6 +358,45 @@ impl StatesEncoder {
         out.into_iter()
             .map(|s| s.ok_or_else(|| "a text was not encoded".to_string()))
             .collect()
+    }
+}
+
+/// A one-pass encoder is also a sentence embedder (the mean of its token
+/// states), which is how a sentence head reads it: a classify stage over it
+/// fills the cache that the stance stage then reads.
+impl Embed for StatesEncoder {
+    fn id(&self) -> &str {
+        self.encoder.id()
+    }
+
+    fn dim(&self) -> usize {
+        self.encoder.base_dim()
+    }
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
+        self.embed_many(texts, 64, &|_| {})
+    }
+
+    fn token_lengths(&self, texts: &[&str]) -> Vec<usize> {
+        texts
+            .iter()
+            .map(|t| self.tokenize(t).map_or(0, |t| t.ids.len() + 2))
+            .collect()
+    }
+
+    fn embed_many(
+        &self,
+        texts: &[&str],
+        batch_size: usize,
+        progress: &dyn Fn(usize),
+    ) -> Result<Vec<Vec<f32>>, String> {
+        let out = self
+            .states(texts, batch_size)?
+            .iter()
+            .map(|s| s.mean())
+            .collect();
+        progress(texts.len());
+        Ok(out)
     }
 }
 

@@ -20,7 +20,8 @@
 use crate::datasets::{self, DataError, Split, TargetExample};
 use crate::gold::{read_gold, GoldDoc, GoldEntity, GoldError, GoldSentence};
 use serde::Serialize;
-use stancepipe_core::StanceLabel;
+use stancepipe_core::{Company, StanceLabel};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -188,6 +189,37 @@ fn target_docs(examples: Vec<TargetExample>) -> Vec<GoldDoc> {
         });
     }
     docs
+}
+
+/// The configured companies plus the gold entities, merged by name (ASCII
+/// case-insensitively) with their aliases.
+pub fn companies(configured: &[Company], gold: &[GoldDoc]) -> Vec<Company> {
+    let mut out: Vec<Company> = configured.to_vec();
+    let mut index: HashMap<String, usize> = out
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.to_ascii_lowercase(), i))
+        .collect();
+    for e in gold.iter().flat_map(|g| &g.entities) {
+        let name = e.name.trim();
+        if name.is_empty() {
+            continue;
+        }
+        let i = *index.entry(name.to_ascii_lowercase()).or_insert_with(|| {
+            out.push(Company {
+                name: name.to_string(),
+                aliases: Vec::new(),
+                case_sensitive: false,
+            });
+            out.len() - 1
+        });
+        for a in e.aliases.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+            if !out[i].aliases.iter().any(|x| x == a) {
+                out[i].aliases.push(a.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// The names a PerSenT entity goes by: the full name, and its last word

@@ -11,9 +11,10 @@
 //! Options: `--config FILE` (default the repository's `pipeline.toml`),
 //! `--corpus FILE` (default `~/.cache/stancepipe/bench/corpus-1k.jsonl`),
 //! `--docs N` (default all), `--threads T` (default 0 = one per core),
-//! `--dump-texts FILE`: the texts each pipeline batch embedded, one JSON line
-//! per batch (`{"sentences": [...], "targets": [...]}`), for
-//! `scripts/bench/pipeline_python.py`.
+//! `--dump-texts FILE`: what each pipeline batch read, one JSON line per
+//! batch (`{"sentences": [...], "mentions": [[sentence, start, end], ...]}`,
+//! the content sentences and each mention's byte span inside its sentence),
+//! for `scripts/bench/pipeline_python.py`.
 //!
 //! The pipeline is built exactly as `stancepipe run` builds it (same config,
 //! same `Threads`). One untimed warm-up batch (the first `batch_size`
@@ -21,10 +22,12 @@
 //! serializes every document. Per-stage seconds come from provenance.
 //! Prints one JSON line.
 //!
-//! MiniLM work: the sentence texts are the content sentences (classify
-//! `embedding-head`), the target texts are, per mention in a content
-//! sentence, the texts of `features::target_texts` for the target head's
-//! features (stance `target-sentiment`). Tokens are counted with the model's
+//! MiniLM work: the content sentences, each encoded once and read by both
+//! model stages (classify `embedding-head` and stance `target-sentiment`
+//! over one `StatesEncoder`); `encoder_passes` counts the texts the encoder
+//! actually ran (cache misses) during the timed loop, so that
+//! `passes_per_content_sentence` shows whether the stages shared their
+//! pass. Tokens are counted with the model's
 //! `tokenizer.json` (special tokens included, cut at `max_seq_length` 256);
 //! "padded" tokens follow `SentenceEncoder::embed_many` (per pipeline batch,
 //! the groups of `stancepipe_encoder::length_groups` with the stages'
@@ -33,7 +36,6 @@
 //! plus 2 * 6 * 2 * L^2 * H for attention scores and values.
 
 use stancepipe_core::{Doc, SentenceKind};
-use stancepipe_encoder::{features, TargetFeatures};
 use stancepipe_runner::{
     default_registry, open_inputs, Input, InputOptions, Override, PipelinePlan, StdinFormat,
 };
@@ -98,23 +100,32 @@ fn status_mb(field: &str) -> Option<f64> {
     Some((kb / 1024.0).round())
 }
 
-/// The texts the two MiniLM stages embedded for one pipeline batch.
+/// What the model stages read for one pipeline batch: the content
+/// sentences and each mention (sentence index, byte span in the sentence).
 #[derive(Default)]
 struct Texts {
     sentences: Vec<String>,
-    targets: Vec<String>,
+    mentions: Vec<(usize, usize, usize)>,
 }
 
-fn batch_texts(docs: &[Doc], target_kind: TargetFeatures) -> Texts {
+fn batch_texts(docs: &[Doc]) -> Texts {
     let mut t = Texts::default();
     for doc in docs.iter().filter(|d| d.is_ok()) {
-        for s in doc.sentences.iter() {
+        let mut index = BTreeMap::new();
+        for (i, s) in doc.sentences.iter().enumerate() {
             if s.kind == SentenceKind::Content {
+                index.insert(i, t.sentences.len());
                 t.sentences.push(doc.slice(s.span).to_string());
             }
         }
-        for m in features::mention_inputs(doc, target_kind) {
-            t.targets.extend(m.texts);
+        for m in doc.entities.iter().flat_map(|e| &e.mentions) {
+            let (Some(&k), Some(s)) = (index.get(&m.sentence), doc.sentences.get(m.sentence)) else {
+                continue;
+            };
+            if s.span.contains(m.span) {
+                t.mentions
+                    .push((k, m.span.start - s.span.start, m.span.end - s.span.start));
+            }
         }
     }
     t
@@ -164,11 +175,6 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
     let registry = default_registry().map_err(|e| e.to_string())?;
     let threads: Override = format!("run.threads={}", a.threads).parse()?;
     let plan = PipelinePlan::load(&a.config, &[threads], &registry).map_err(|e| e.to_string())?;
-    let target_kind = match stancepipe_encoder::Head::load(&repo_root().join("models/heads/target"))
-    {
-        Ok(h) => h.manifest.target_kind(),
-        Err(_) => TargetFeatures::Marked,
-    };
     let load_start = Instant::now();
     let pipeline = plan.build().map_err(|e| e.to_string())?;
     let load_s = load_start.elapsed().as_secs_f64();
@@ -200,7 +206,9 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
         None => None,
     };
     let mut stage_s: BTreeMap<String, f64> = BTreeMap::new();
-    let (mut sentences, mut targets) = (Work::default(), Work::default());
+    let mut sentences = Work::default();
+    let mut mentions = 0usize;
+    let passes_before = stancepipe_encoder::states::pass_counts();
     let (mut n, mut failed, mut bytes) = (0usize, 0usize, 0usize);
     let mut docs = open()?.take(a.docs).peekable();
     let mut timed = 0.0;
@@ -225,11 +233,11 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
         n += done.len();
         failed += done.iter().filter(|d| !d.is_ok()).count();
         bytes += done.iter().map(|d| d.text.len()).sum::<usize>();
-        let texts = batch_texts(&done, target_kind);
+        let texts = batch_texts(&done);
         count(&mut sentences, &texts.sentences, &tok)?;
-        count(&mut targets, &texts.targets, &tok)?;
+        mentions += texts.mentions.len();
         if let Some(w) = dump.as_mut() {
-            let line = serde_json::json!({"sentences": texts.sentences, "targets": texts.targets});
+            let line = serde_json::json!({"sentences": texts.sentences, "mentions": texts.mentions});
             writeln!(w, "{line}").map_err(|e| e.to_string())?;
         }
     }
@@ -240,7 +248,9 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
         .iter()
         .filter_map(|s| stage_s.get(*s))
         .sum();
-    let padded_flops = sentences.padded_flops + targets.padded_flops;
+    let passes_after = stancepipe_encoder::states::pass_counts();
+    let passes = passes_after.0 - passes_before.0;
+    let padded_flops = sentences.padded_flops;
     let work = |w: &Work| {
         serde_json::json!({
             "texts": w.texts, "calls": w.calls, "tokens": w.tokens, "padded_tokens": w.padded_tokens,
@@ -262,7 +272,10 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
         "stage_s": stage_s,
         "model_s": model_s,
         "sentences": work(&sentences),
-        "targets": work(&targets),
+        "mentions": mentions,
+        "encoder_passes": passes,
+        "encoder_cache_hits": passes_after.1 - passes_before.1,
+        "passes_per_content_sentence": passes as f64 / sentences.texts.max(1) as f64,
         "model_gflop_per_s": padded_flops / 1e9 / model_s,
         "rss_after_load_mb": rss_loaded,
         "peak_rss_mb": status_mb("VmHWM:"),

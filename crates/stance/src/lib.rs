@@ -36,6 +36,7 @@
 //! Alipay too; contrastive and comparative sentences need a target-aware
 //! model, which later backends will provide.
 
+pub mod document;
 pub mod nli;
 pub mod target;
 
@@ -225,10 +226,7 @@ pub fn decide(
             / total_weight
     };
     let strength = mean.abs().min(1.0) * n as f64 / (n as f64 + 1.0);
-    // In passing: in fewer sentences than min_mentions, unless the document
-    // has fewer content sentences than that and the company is in them all.
-    let needed = rule.min_mentions.min(content_sentences.max(1));
-    let stance = if n == 0 || n < needed {
+    let stance = if in_passing(n, content_sentences, rule.min_mentions) {
         StanceLabel::None
     } else if mean > 0.0 && mean >= rule.threshold {
         StanceLabel::Favor
@@ -242,6 +240,31 @@ pub fn decide(
         _ => strength,
     } as f32;
 
+    CompanyStance {
+        company: company.to_string(),
+        stance,
+        score,
+        evidence: rank_evidence(evidence, stance, rule.max_evidence),
+        mentions,
+    }
+}
+
+/// Whether a company found in `n` distinct content sentences of a document
+/// of `content_sentences` is only mentioned in passing: in fewer sentences
+/// than `min_mentions`, unless the document has fewer content sentences
+/// than that and the company is in them all.
+pub fn in_passing(n: usize, content_sentences: usize, min_mentions: usize) -> bool {
+    n == 0 || n < min_mentions.min(content_sentences.max(1))
+}
+
+/// The evidence sentences that support `stance`, strongest first (ties in
+/// text order), at most `max`: for favor those with positive polarity, for
+/// against those with negative polarity, for none those closest to neutral.
+pub fn rank_evidence(
+    evidence: &BTreeMap<usize, (f32, f32)>,
+    stance: StanceLabel,
+    max: usize,
+) -> Vec<Evidence> {
     let polarities = evidence.iter().map(|(&i, &(p, _))| (i, p));
     let mut ranked: Vec<(usize, f32)> = match stance {
         StanceLabel::Favor => polarities.filter(|&(_, p)| p > 0.0).collect(),
@@ -254,23 +277,17 @@ pub fn decide(
         StanceLabel::Against => ranked.sort_by(|a, b| a.1.total_cmp(&b.1)),
         StanceLabel::None => ranked.sort_by(|a, b| a.1.abs().total_cmp(&b.1.abs())),
     }
-    ranked.truncate(rule.max_evidence);
-
-    CompanyStance {
-        company: company.to_string(),
-        stance,
-        score,
-        evidence: ranked
-            .into_iter()
-            .map(|(i, p)| Evidence {
-                sentence: i,
-                polarity: p,
-                weight: evidence[&i].1,
-                readings: Vec::new(),
-            })
-            .collect(),
-        mentions,
-    }
+    ranked.truncate(max);
+    ranked
+        .into_iter()
+        .map(|(i, p)| Evidence {
+            sentence: i,
+            polarity: p,
+            weight: evidence[&i].1,
+            readings: Vec::new(),
+            mentions: 0,
+        })
+        .collect()
 }
 
 impl Stage for AggregateStance {

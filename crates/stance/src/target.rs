@@ -18,14 +18,15 @@
 //! (mentioned in passing; a shorter document needs the company in all of its
 //! content sentences) or when the mean is within ±`threshold`.
 
-use crate::{content_sentences, decide, Rule};
+use crate::document::{self, Aggregator, MentionProbs};
+use crate::{content_sentences, decide, in_passing, rank_evidence, Rule};
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
-    labels, Annotation, BackendConfig, BuildContext, Doc, OptionError, Span, Stage, StageConfig,
-    StageError,
+    labels, Annotation, BackendConfig, BuildContext, Doc, OptionError, Reading, Span,
+    Stage, StageConfig, StageError, StanceLabel, MAX_READINGS,
 };
-use stancepipe_encoder::{features, Embed, Head, TargetFeatures};
-use std::collections::BTreeMap;
+use stancepipe_encoder::{features, Embed, Head, StatesEncoder, TargetFeatures};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -42,6 +43,15 @@ pub struct TargetSentimentConfig {
     pub max_evidence: usize,
     pub batch_size: usize,
     pub mention_polarity: MentionPolarity,
+    /// A document-level decision fitted on document labels
+    /// (`stancepipe train document`, [`crate::document`]); without one,
+    /// the rule of [`crate::decide`] labels each company.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregator: Option<PathBuf>,
+    /// Bytes of content sentences read per document by a one-pass head
+    /// ([`stancepipe_encoder::READ_BYTES`]; the classify stage's option of
+    /// the same name should match, so that the two share their passes).
+    pub read_bytes: usize,
 }
 
 /// How one mention's class probabilities become its polarity in [-1, 1].
@@ -119,6 +129,8 @@ impl Default for TargetSentimentConfig {
             max_evidence: 3,
             batch_size: 64,
             mention_polarity: MentionPolarity::Label,
+            aggregator: None,
+            read_bytes: stancepipe_encoder::READ_BYTES,
         }
     }
 }
@@ -152,7 +164,15 @@ struct Member {
 /// exactly as the stage does (`examples/mentions.rs`).
 pub struct TargetModel {
     members: Vec<Member>,
+    /// A one-pass head: every mention of a sentence read from one pass
+    /// over the unmarked sentence, shared with the classify stage when both
+    /// use the same encoder (`StatesEncoder`). `members` is empty then.
+    one_pass: Option<(Arc<StatesEncoder>, Head)>,
 }
+
+/// Mentions whose features go through the head at once: bounds the memory
+/// of a document with a huge number of mentions.
+const PREDICT_CHUNK: usize = 4096;
 
 /// One mention the model read: its document (index into the batch), company
 /// and sentence.
@@ -163,14 +183,34 @@ pub struct MentionRef {
     pub sentence: usize,
     /// The mention in the document's text.
     pub span: Span,
+    /// A reference ("it", "the company"), not the company's name.
+    pub reference: bool,
 }
 
 impl TargetModel {
     /// Loads every head of `heads` over `encoder`; they must be target heads
     /// with the same labels in the same order.
     pub fn load(encoder: &str, heads: &[PathBuf], ctx: &BuildContext) -> Result<Self, OptionError> {
+        if let [one] = heads {
+            if stancepipe_encoder::stage::is_one_pass(one, ctx) {
+                let loaded = stancepipe_encoder::stage::load_one_pass(encoder, one, TASK, ctx)?;
+                return Ok(TargetModel {
+                    members: Vec::new(),
+                    one_pass: Some(loaded),
+                });
+            }
+        }
         let mut members: Vec<Member> = Vec::new();
         for path in heads {
+            if stancepipe_encoder::stage::is_one_pass(path, ctx) {
+                return Err(OptionError::new(
+                    "head",
+                    format!(
+                        "{} is a one-pass head, which reads mentions alone, not in an ensemble",
+                        path.display()
+                    ),
+                ));
+            }
             let (encoder, head) = stancepipe_encoder::stage::load(encoder, path, TASK, ctx)?;
             if let Some(first) = members.first() {
                 if first.head.manifest.labels != head.manifest.labels {
@@ -199,17 +239,128 @@ impl TargetModel {
                 "needs at least one head directory",
             ));
         }
-        Ok(TargetModel { members })
+        Ok(TargetModel {
+            members,
+            one_pass: None,
+        })
     }
 
     /// Output classes, in probability order.
     pub fn labels(&self) -> &[String] {
-        &self.members[0].head.manifest.labels
+        match &self.one_pass {
+            Some((_, head)) => &head.manifest.labels,
+            None => &self.members[0].head.manifest.labels,
+        }
+    }
+
+    /// The model as provenance names it.
+    fn describe(&self, encoder: &str, heads: &str) -> String {
+        match (&self.one_pass, self.members.as_slice()) {
+            (Some((enc, _)), _) => format!("{} + {heads} (one encoder pass per sentence)", enc.id()),
+            (None, [one]) => format!("{} + {heads}", one.encoder.id()),
+            (None, many) => format!(
+                "{encoder} + {heads} (an ensemble of {} heads, each with its own encoder adapters)",
+                many.len()
+            ),
+        }
+    }
+
+    /// Every content-sentence mention of `docs`, read from one pass per
+    /// sentence: the sentence's states are pooled once for the sentence and
+    /// once per mention (see `StatesEncoder`).
+    fn read_one_pass(
+        enc: &StatesEncoder,
+        head: &Head,
+        docs: &[Doc],
+        batch_size: usize,
+        read_bytes: usize,
+    ) -> Result<(Vec<MentionRef>, Vec<Vec<f32>>, Vec<(usize, usize)>), StageError> {
+        let mut items = Vec::new();
+        // (doc, sentence) -> index into `texts`.
+        let mut sentence_at: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+        let mut texts: Vec<&str> = Vec::new();
+        let mut cuts = Vec::new();
+        for (d, doc) in docs.iter().enumerate() {
+            // The parts of sentences the classify stage reads too (same budget).
+            let (read, cut) = stancepipe_encoder::read_budget(doc, read_bytes);
+            if cut > 0 {
+                cuts.push((d, cut));
+            }
+            let readable: HashMap<usize, usize> = read.into_iter().collect();
+            for e in &doc.entities {
+                for m in &e.mentions {
+                    let (Some(s), Some(&len)) =
+                        (doc.sentences.get(m.sentence), readable.get(&m.sentence))
+                    else {
+                        continue;
+                    };
+                    if !s.span.contains(m.span) || m.span.end > s.span.start + len {
+                        continue;
+                    }
+                    sentence_at.entry((d, m.sentence)).or_insert_with(|| {
+                        texts.push(&doc.text[s.span.start..s.span.start + len]);
+                        texts.len() - 1
+                    });
+                    items.push(MentionRef {
+                        doc: d,
+                        company: e.company.clone(),
+                        sentence: m.sentence,
+                        span: m.span,
+                        reference: m.reference,
+                    });
+                }
+            }
+        }
+        let states = enc.states(&texts, batch_size).map_err(StageError::Batch)?;
+        let means: Vec<Vec<f32>> = states.iter().map(|s| s.mean()).collect();
+        let mut probs = Vec::with_capacity(items.len());
+        for chunk in items.chunks(PREDICT_CHUNK) {
+            let x: Vec<Vec<f32>> = chunk
+                .iter()
+                .map(|m| {
+                    let t = sentence_at[&(m.doc, m.sentence)];
+                    let start = docs[m.doc].sentences[m.sentence].span.start;
+                    let mut f = means[t].clone();
+                    let span = states[t].span_mean(m.span.start - start, m.span.end - start);
+                    f.extend(span.as_deref().unwrap_or(&means[t]));
+                    f
+                })
+                .collect();
+            probs.extend(head.predict(&x));
+        }
+        Ok((items, probs, cuts))
     }
 
     /// Every content-sentence mention of `docs` with its class
     /// probabilities, averaged over the members.
     pub fn read(
+        &self,
+        docs: &[Doc],
+        batch_size: usize,
+    ) -> Result<(Vec<MentionRef>, Vec<Vec<f32>>), StageError> {
+        self.read_within(docs, batch_size, usize::MAX)
+            .map(|(items, probs, _)| (items, probs))
+    }
+
+    /// [`Self::read`], a one-pass model reading at most `read_bytes` of
+    /// content sentences per document; also returns, per document whose
+    /// reading was cut, how many sentences were cut or left out.
+    #[allow(clippy::type_complexity)]
+    pub fn read_within(
+        &self,
+        docs: &[Doc],
+        batch_size: usize,
+        read_bytes: usize,
+    ) -> Result<(Vec<MentionRef>, Vec<Vec<f32>>, Vec<(usize, usize)>), StageError> {
+        if let Some((enc, head)) = &self.one_pass {
+            return Self::read_one_pass(enc, head, docs, batch_size, read_bytes);
+        }
+        self.read_ensemble(docs, batch_size)
+            .map(|(items, probs)| (items, probs, Vec::new()))
+    }
+
+    /// Every content-sentence mention read by each member of an ensemble.
+    fn read_ensemble(
         &self,
         docs: &[Doc],
         batch_size: usize,
@@ -232,6 +383,7 @@ impl TargetModel {
                             company: input.company.to_string(),
                             sentence: input.sentence,
                             span: input.span,
+                            reference: input.reference,
                         });
                     }
                     these.extend(input.texts);
@@ -280,6 +432,9 @@ impl StageConfig for TargetSentimentConfig {
         if self.batch_size == 0 {
             return Err(OptionError::new("batch_size", "must be at least 1"));
         }
+        if self.read_bytes == 0 {
+            return Err(OptionError::new("read_bytes", "must be at least 1"));
+        }
         if self.head.is_empty() {
             return Err(OptionError::new(
                 "head",
@@ -289,6 +444,9 @@ impl StageConfig for TargetSentimentConfig {
         for head in &self.head {
             stancepipe_encoder::stage::check(&self.encoder, head, ctx)?;
         }
+        if let Some(a) = &self.aggregator {
+            Aggregator::load(&ctx.resolve(a)).map_err(|m| OptionError::new("aggregator", m))?;
+        }
         Ok(())
     }
     fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Stage>, OptionError> {
@@ -296,15 +454,14 @@ impl StageConfig for TargetSentimentConfig {
         Ok(Box::new(TargetSentiment {
             // One head: the encoder as it runs (its adapters named). An
             // ensemble: each member brings its own adapters beside the same base.
-            model_id: match model.members.as_slice() {
-                [one] => format!("{} + {}", one.encoder.id(), heads_text(&self.head)),
-                many => format!(
-                    "{} + {} (an ensemble of {} heads, each with its own encoder adapters)",
-                    self.encoder,
-                    heads_text(&self.head),
-                    many.len()
+            aggregator: match &self.aggregator {
+                Some(a) => Some(
+                    Aggregator::load(&ctx.resolve(a))
+                        .map_err(|m| OptionError::new("aggregator", m))?,
                 ),
+                None => None,
             },
+            model_id: model.describe(&self.encoder, &heads_text(&self.head)),
             model,
             companies: ctx.companies.iter().map(|c| c.name.clone()).collect(),
             cfg: self.clone(),
@@ -325,6 +482,8 @@ impl BackendConfig for TargetSentimentConfig {
         ("max_evidence", "most evidence sentences listed per company, at least 1"),
         ("batch_size", "texts embedded at once"),
         ("mention_polarity", "\"label\": the head's class, +p / -p / 0 for neutral; \"expected\": p(positive) - p(negative)"),
+        ("read_bytes", "most bytes of content sentences a one-pass head reads per document (mentions past them are not read, with a note); keep it equal to the classify stage's"),
+        ("aggregator", "a document-level decision fitted on document labels (`stancepipe train document`, JSON); replaces threshold for companies not mentioned in passing"),
     ];
 }
 
@@ -339,13 +498,12 @@ fn heads_text(heads: &[PathBuf]) -> String {
 
 struct TargetSentiment {
     model: TargetModel,
+    aggregator: Option<Aggregator>,
     model_id: String,
     companies: Vec<String>,
     cfg: TargetSentimentConfig,
 }
 
-/// Per sentence: (sum of weight * polarity, sum of weight, mentions).
-type SentenceSums = (f32, f32, f32);
 
 impl Stage for TargetSentiment {
     fn backend(&self) -> &str {
@@ -355,21 +513,51 @@ impl Stage for TargetSentiment {
         Some(&self.model_id)
     }
     fn process(&self, docs: &mut [Doc]) -> Result<(), StageError> {
-        let (items, probs) = self.model.read(docs, self.cfg.batch_size)?;
-        let index = |l: &str| self.model.labels().iter().position(|x| x == l);
+        let (items, probs, cuts) =
+            self.model
+                .read_within(docs, self.cfg.batch_size, self.cfg.read_bytes)?;
+        for (d, cut) in cuts {
+            docs[d]
+                .notes
+                .push(stancepipe_encoder::budget_note("stance", self.cfg.read_bytes, cut));
+        }
+        let labels = self.model.labels();
+        let index = |l: &str| labels.iter().position(|x| x == l);
         let (pos, neg) = (index(labels::POSITIVE), index(labels::NEGATIVE));
+        let neu = index(labels::NEUTRAL);
+        let at = |p: &[f32], i: Option<usize>| i.map_or(0.0, |i| p[i]);
+        // Each document's content sentences by position (for the aggregator).
+        let ranks: Vec<HashMap<usize, usize>> = docs
+            .iter()
+            .map(|d| d.content_sentences().enumerate().map(|(r, s)| (s, r)).collect())
+            .collect();
 
-        let mut acc: BTreeMap<(usize, &str), BTreeMap<usize, SentenceSums>> = BTreeMap::new();
+        let mut acc: BTreeMap<(usize, &str), BTreeMap<usize, SentenceAcc>> = BTreeMap::new();
         for (item, p) in items.iter().zip(&probs) {
             let (polarity, weight) = mention_polarity(p, pos, neg, self.cfg.mention_polarity);
             let e = acc
                 .entry((item.doc, item.company.as_str()))
                 .or_default()
                 .entry(item.sentence)
-                .or_insert((0.0, 0.0, 0.0));
-            e.0 += weight * polarity;
-            e.1 += weight;
-            e.2 += 1.0;
+                .or_default();
+            e.weighted += weight * polarity;
+            e.weight += weight;
+            e.count += 1;
+            e.probs.push(MentionProbs {
+                rank: ranks[item.doc].get(&item.sentence).copied().unwrap_or(0),
+                pos: at(p, pos),
+                neg: at(p, neg),
+                neu: at(p, neu),
+            });
+            if e.readings.len() < MAX_READINGS {
+                e.readings.push(Reading {
+                    span: item.span,
+                    reference: item.reference,
+                    label: stance_of(p, labels),
+                    polarity,
+                    weight,
+                });
+            }
         }
         let rule = Rule {
             min_mentions: self.cfg.min_mentions,
@@ -388,21 +576,73 @@ impl Stage for TargetSentiment {
                         .filter(|e| &e.company == c)
                         .map(|e| e.mentions.len())
                         .sum();
-                    let evidence: BTreeMap<usize, (f32, f32)> = acc
-                        .get(&(d, c.as_str()))
-                        .map(|m| {
-                            m.iter()
-                                .map(|(&s, &(wp, w, n))| {
-                                    (s, (if w > 0.0 { wp / w } else { 0.0 }, w / n))
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    decide(c, &evidence, mentions, content, rule)
+                    let mut sentences = acc.remove(&(d, c.as_str())).unwrap_or_default();
+                    let evidence: BTreeMap<usize, (f32, f32)> = sentences
+                        .iter()
+                        .map(|(&s, a)| (s, a.decided()))
+                        .collect();
+                    let mut stance = decide(c, &evidence, mentions, content, rule);
+                    if let Some(agg) = &self.aggregator {
+                        if !in_passing(evidence.len(), content, rule.min_mentions) {
+                            let probs: Vec<MentionProbs> =
+                                sentences.values().flat_map(|a| a.probs.clone()).collect();
+                            let (label, score) = agg.decide(&document::features(&probs, content));
+                            stance.stance = label;
+                            stance.score = score;
+                            stance.evidence = rank_evidence(&evidence, label, rule.max_evidence);
+                        }
+                    }
+                    for ev in &mut stance.evidence {
+                        if let Some(a) = sentences.remove(&ev.sentence) {
+                            ev.mentions = a.count;
+                            ev.readings = a.readings;
+                        }
+                    }
+                    stance
                 })
                 .collect();
         }
         Ok(())
+    }
+}
+
+/// One sentence's readings of one company: sums for the decision and the
+/// first [`MAX_READINGS`] readings for the output.
+#[derive(Default)]
+struct SentenceAcc {
+    weighted: f32,
+    weight: f32,
+    count: usize,
+    readings: Vec<Reading>,
+    /// Every reading's class probabilities, for the aggregator.
+    probs: Vec<MentionProbs>,
+}
+
+impl SentenceAcc {
+    /// (polarity, weight) of the sentence: the weight-averaged polarity of
+    /// its readings, weighted by their mean confidence.
+    fn decided(&self) -> (f32, f32) {
+        let p = if self.weight > 0.0 {
+            self.weighted / self.weight
+        } else {
+            0.0
+        };
+        (p, self.weight / self.count.max(1) as f32)
+    }
+}
+
+/// The stance label of the likeliest class (positive → favor, negative →
+/// against, anything else → none).
+fn stance_of(p: &[f32], labels: &[String]) -> StanceLabel {
+    let best = p
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| labels[i].as_str());
+    match best {
+        Some(labels::POSITIVE) => StanceLabel::Favor,
+        Some(labels::NEGATIVE) => StanceLabel::Against,
+        _ => StanceLabel::None,
     }
 }
 

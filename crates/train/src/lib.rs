@@ -14,6 +14,7 @@
 //! majority-class and a lexicon (VADER) baseline, in the head's manifest.
 
 pub mod contrast;
+pub mod document;
 pub mod stance;
 
 use serde_json::json;
