@@ -36,12 +36,21 @@ run() { # name, gold, then the eval arguments
 }
 
 SENT=(-c configs/eval/sentiment.toml -c configs/eval/sentiment-lexicon.toml --split test)
-TARGET=(-c configs/eval/target.toml -c configs/eval/target-single.toml -c configs/eval/target-aggregate.toml --split test)
+# The previous default (configs/eval/*-previous*.toml) runs when its heads are restored
+# (see configs/eval/previous-default.toml); PREVIOUS=0 leaves it out.
+if [ "${PREVIOUS:-1}" = 1 ] && [ -f models/heads/target-span/manifest.json ]; then
+  PREV_TARGET=(-c configs/eval/target-previous.toml); PREV_PIPE=(-c configs/eval/previous-default.toml)
+else
+  PREV_TARGET=(); PREV_PIPE=()
+fi
+TARGET=(-c configs/eval/target.toml "${PREV_TARGET[@]}" -c configs/eval/target-aggregate.toml --split test)
 run phrasebank-50agree-test "$DATA/phrasebank/Sentences_50Agree.txt" "${SENT[@]}"
 run phrasebank-allagree-in-test "$DATA/phrasebank/Sentences_AllAgree.txt" "${SENT[@]}"
 run finentity-test "$DATA/finentity/FinEntity.json" "${TARGET[@]}"
 run newsmtsc-devtest_mt "$DATA/newsmtsc/devtest_mt.jsonl" "${TARGET[@]}"
 run newsmtsc-devtest_rw "$DATA/newsmtsc/devtest_rw.jsonl" "${TARGET[@]}"
 run neus-test "$DATA/neus" -c configs/eval/summarize.toml -c configs/eval/summarize-lead.toml --split test
-run seed seeds/ -c pipeline.toml -c configs/eval/seed-single-head.toml -c configs/eval/seed-lexicon.toml
+# Document level: PerSenT's test part (the author's sentiment toward each article's main entity).
+run persent-test "$DATA/persent/dev.csv" -c pipeline.toml "${PREV_PIPE[@]}" -c configs/eval/seed-lexicon.toml --split test
+run seed seeds/ -c pipeline.toml "${PREV_PIPE[@]}" -c configs/eval/seed-lexicon.toml
 echo "headline tables: $summary" >&2

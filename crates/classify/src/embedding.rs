@@ -1,11 +1,14 @@
 //! The `embedding-head` backend: sentence sentiment from a head trained on
-//! frozen sentence embeddings (`stancepipe train sentiment`, Financial
-//! PhraseBank), over all-MiniLM-L6-v2 by default. Figures: docs/quality.md.
+//! Financial PhraseBank over all-MiniLM-L6-v2 sentence embeddings. The
+//! default head (`models/heads/sentence`, trained by `stancepipe train
+//! stance` beside the stance head) reads the stance stage's encoder, so the
+//! two stages share one pass per sentence; heads of `stancepipe train
+//! sentiment` read their own. Figures: docs/quality.md.
 
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
-    Annotation, BackendConfig, BuildContext, Doc, Label, OptionError, Stage,
-    StageConfig, StageError,
+    Annotation, BackendConfig, BuildContext, Doc, Label, OptionError, Stage, StageConfig,
+    StageError,
 };
 use stancepipe_encoder::{Embed, Head};
 use std::collections::BTreeMap;
@@ -26,7 +29,7 @@ impl Default for EmbeddingHeadConfig {
     fn default() -> Self {
         EmbeddingHeadConfig {
             encoder: "models/all-MiniLM-L6-v2".into(),
-            head: PathBuf::from("models/heads/sentiment"),
+            head: PathBuf::from("models/heads/sentence"),
             batch_size: 64,
             read_bytes: stancepipe_encoder::READ_BYTES,
         }
@@ -71,7 +74,7 @@ impl BackendConfig for EmbeddingHeadConfig {
     const KIND: &'static str = "classify";
     const BACKEND: &'static str = "embedding-head";
     const DESCRIPTION: &'static str =
-        "sentence sentiment from a head trained on PhraseBank over frozen MiniLM embeddings";
+        "sentence sentiment from a head trained on PhraseBank over MiniLM embeddings (by default the stance stage's encoder, one shared pass per sentence)";
     const OPTIONS: &'static [(&'static str, &'static str)] = &[
         (
             "encoder",
@@ -79,7 +82,7 @@ impl BackendConfig for EmbeddingHeadConfig {
         ),
         (
             "head",
-            "directory with manifest.json + head.safetensors from `stancepipe train sentiment`",
+            "directory with manifest.json + head.safetensors from `stancepipe train stance` (models/heads/sentence) or `stancepipe train sentiment`",
         ),
         ("batch_size", "sentences embedded at once"),
         ("read_bytes", "most bytes of content sentences read per document (the rest is left unlabeled, with a note); the stance stage should read as many to share its encoder passes"),
@@ -114,7 +117,10 @@ impl Stage for EmbeddingHead {
                 texts.push(&doc.text[start..start + len]);
             }
             if cut > 0 {
-                notes.push((d, stancepipe_encoder::budget_note("classify", self.read_bytes, cut)));
+                notes.push((
+                    d,
+                    stancepipe_encoder::budget_note("classify", self.read_bytes, cut),
+                ));
             }
         }
         let x = self

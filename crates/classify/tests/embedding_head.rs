@@ -1,5 +1,5 @@
-//! `classify/embedding-head` with the committed head (models/heads/sentiment,
-//! trained by `stancepipe train sentiment`) over all-MiniLM-L6-v2 (placed in
+//! `classify/embedding-head` with the committed head (models/heads/sentence,
+//! trained by `stancepipe train stance`) over all-MiniLM-L6-v2 (placed in
 //! models/ by scripts/bootstrap.sh), configured as a pipeline would.
 
 use stancepipe_classify::embedding::EmbeddingHeadConfig;

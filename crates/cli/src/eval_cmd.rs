@@ -94,7 +94,6 @@ fn available_metrics(gold: &[GoldDoc]) -> Vec<String> {
     out
 }
 
-
 /// Keeps what scoring and the HTML report read: drops subword tokens and
 /// the stance of companies the document neither mentions nor has in gold.
 fn slim(mut doc: Doc, gold_names: Option<&BTreeSet<String>>) -> Doc {

@@ -397,7 +397,10 @@ fn train_document(args: &TrainArgs, quiet: bool) -> Result<u8, Failure> {
         stancepipe_train::document::train_document(&args.data, &setup, &out, &command, &progress)
             .map_err(|m| Failure::new(exit::IO, m))?;
     bar.finish_and_clear();
-    println!("{}", serde_json::to_string_pretty(&fitted).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&fitted).unwrap_or_default()
+    );
     eprintln!("stancepipe: document decision written to {}", out.display());
     Ok(0)
 }

@@ -18,13 +18,24 @@ use std::sync::Arc;
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
-/// One training text: targets inside it (byte spans into `text` and class
-/// indices of the target head) and, optionally, its sentence class.
+/// One training text: targets inside it and, optionally, its sentence class.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example {
     pub text: String,
-    pub targets: Vec<(usize, usize, usize)>,
+    pub targets: Vec<Target>,
     pub sentence: Option<usize>,
+}
+
+/// A target of an [`Example`]: byte span into its text, class index of the
+/// target head, weight in the loss (beside the class weight: how much its
+/// source counts) and its source's index (dev figures per source).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Target {
+    pub start: usize,
+    pub end: usize,
+    pub class: usize,
+    pub weight: f32,
+    pub source: usize,
 }
 
 /// Settings of a multi-task fit.
@@ -43,9 +54,16 @@ pub struct Params {
     pub sentence_classes: usize,
 }
 
-/// Gold and predicted classes of one evaluation: `(target gold, target
-/// predictions, sentence gold, sentence predictions)`.
-pub type Predictions = (Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>);
+/// Gold and predicted classes of one evaluation: target gold, target
+/// predictions, each target's source, sentence gold, sentence predictions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Predictions {
+    pub target_gold: Vec<usize>,
+    pub target_pred: Vec<usize>,
+    pub target_source: Vec<usize>,
+    pub sentence_gold: Vec<usize>,
+    pub sentence_pred: Vec<usize>,
+}
 
 /// The trained encoder and heads (variables named `out.weight` /
 /// `out.bias`, as [`crate::Head`] loads them), the chosen epoch and the dev
@@ -61,7 +79,11 @@ pub struct Trained {
 impl Trained {
     /// Writes the adapters ([`crate::tuned::TOP_FILE`]) and the target head
     /// into `target_dir`, the sentence head into `sentence_dir`.
-    pub fn save(&self, target_dir: &std::path::Path, sentence_dir: &std::path::Path) -> Result<(), String> {
+    pub fn save(
+        &self,
+        target_dir: &std::path::Path,
+        sentence_dir: &std::path::Path,
+    ) -> Result<(), String> {
         for d in [target_dir, sentence_dir] {
             std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
         }
@@ -69,7 +91,10 @@ impl Trained {
             .encoder()
             .top()
             .save(&target_dir.join(crate::tuned::TOP_FILE))?;
-        for (vs, d) in [(&self.target_head, target_dir), (&self.sentence_head, sentence_dir)] {
+        for (vs, d) in [
+            (&self.target_head, target_dir),
+            (&self.sentence_head, sentence_dir),
+        ] {
             let h = d.join("head.safetensors");
             vs.save(&h).map_err(|e| format!("{}: {e}", h.display()))?;
         }
@@ -81,7 +106,8 @@ impl Trained {
 /// past `[CLS]`) with classes, and its sentence class.
 struct Item {
     states: Tensor,
-    targets: Vec<(usize, usize, usize)>,
+    /// (first row, end row, target).
+    targets: Vec<(usize, usize, Target)>,
     sentence: Option<usize>,
 }
 
@@ -124,12 +150,12 @@ fn cache(enc: &StatesEncoder, examples: &[Example]) -> Result<(Vec<Item>, usize)
             let targets = e
                 .targets
                 .iter()
-                .filter_map(|&(start, end, class)| {
-                    let rows = states::span_rows(&toks.offsets, start, end);
+                .filter_map(|t| {
+                    let rows = states::span_rows(&toks.offsets, t.start, t.end);
                     if rows.is_none() {
                         dropped += 1;
                     }
-                    rows.map(|r| (r.start, r.end, class))
+                    rows.map(|r| (r.start, r.end, *t))
                 })
                 .collect();
             Item {
@@ -155,6 +181,8 @@ fn batches(items: &[Item], size: usize) -> Vec<Vec<usize>> {
 struct Features {
     targets: Tensor,
     target_y: Vec<i64>,
+    target_w: Vec<f32>,
+    target_source: Vec<usize>,
     sentences: Tensor,
     sentence_y: Vec<i64>,
 }
@@ -176,8 +204,13 @@ fn features(
     let mut weights = Vec::new();
     let mut owner = Vec::new();
     let mut target_y = Vec::new();
+    let mut target_w = Vec::new();
+    let mut target_source = Vec::new();
     for (r, &i) in b.iter().enumerate() {
-        for &(s, e, class) in &items[i].targets {
+        for &(s, e, t) in &items[i].targets {
+            target_w.push(t.weight);
+            target_source.push(t.source);
+            let class = t.class;
             let mut row = vec![0f32; (n * len) as usize];
             let w = 1.0 / (e - s) as f32;
             row[r * len as usize + s..r * len as usize + e].fill(w);
@@ -214,6 +247,8 @@ fn features(
     Features {
         targets,
         target_y,
+        target_w,
+        target_source,
         sentences,
         sentence_y,
     }
@@ -256,7 +291,12 @@ pub fn fine_tune(
     }
     let dim = enc.dim() as i64;
     let head = |vs: &nn::VarStore, inputs: i64, classes: usize| {
-        nn::linear(vs.root() / "out", inputs, classes as i64, Default::default())
+        nn::linear(
+            vs.root() / "out",
+            inputs,
+            classes as i64,
+            Default::default(),
+        )
     };
     let target_vs = nn::VarStore::new(Device::Cpu);
     let sentence_vs = nn::VarStore::new(Device::Cpu);
@@ -265,7 +305,7 @@ pub fn fine_tune(
     let target_w = class_weights(
         &train_items
             .iter()
-            .flat_map(|i| i.targets.iter().map(|t| t.2))
+            .flat_map(|i| i.targets.iter().map(|t| t.2.class))
             .collect::<Vec<_>>(),
         params.target_classes,
     );
@@ -292,28 +332,36 @@ pub fn fine_tune(
 
     let evaluate = || -> Predictions {
         tch::no_grad(|| {
-            let mut p: Predictions = Default::default();
+            let mut p = Predictions::default();
             for b in &dev_batches {
                 let f = features(&enc, top, &dev_items, b, false);
-                p.0.extend(f.target_y.iter().map(|&y| y as usize));
-                p.1.extend(argmax_rows(&target_head.forward(&f.targets)));
-                p.2.extend(f.sentence_y.iter().map(|&y| y as usize));
-                p.3.extend(argmax_rows(&sentence_head.forward(&f.sentences)));
+                p.target_gold.extend(f.target_y.iter().map(|&y| y as usize));
+                p.target_pred
+                    .extend(argmax_rows(&target_head.forward(&f.targets)));
+                p.target_source.extend(f.target_source);
+                p.sentence_gold
+                    .extend(f.sentence_y.iter().map(|&y| y as usize));
+                p.sentence_pred
+                    .extend(argmax_rows(&sentence_head.forward(&f.sentences)));
             }
             p
         })
     };
-    let ce = |logits: Tensor, y: &[i64], w: &Tensor| {
+    // Cross-entropy weighted by class and by each example's own weight,
+    // normalized by the batch's total weight (as torch's weighted mean).
+    let ce = |logits: Tensor, y: &[i64], w: &Tensor, each: Option<&[f32]>| {
         if y.is_empty() {
             return Tensor::zeros([], (Kind::Float, Device::Cpu));
         }
-        logits.cross_entropy_loss(
-            &Tensor::from_slice(y),
-            Some(w),
-            tch::Reduction::Mean,
-            -100,
-            0.0,
-        )
+        let y = Tensor::from_slice(y);
+        let per = logits.cross_entropy_loss(&y, Some(w), tch::Reduction::None, -100, 0.0);
+        let mut weights = w.index_select(0, &y);
+        if let Some(e) = each {
+            weights = weights * Tensor::from_slice(e);
+            let per = per * Tensor::from_slice(e);
+            return per.sum(Kind::Float) / weights.sum(Kind::Float).clamp_min(1e-12);
+        }
+        per.sum(Kind::Float) / weights.sum(Kind::Float).clamp_min(1e-12)
     };
     let mut history = Vec::new();
     let mut best: Option<(usize, f64, [Vec<(String, Tensor)>; 3])> = None;
@@ -329,8 +377,17 @@ pub fn fine_tune(
             } else {
                 features(&enc, top, &train_items, b, true)
             };
-            let loss = ce(target_head.forward(&f.targets), &f.target_y, &target_w)
-                + ce(sentence_head.forward(&f.sentences), &f.sentence_y, &sentence_w);
+            let loss = ce(
+                target_head.forward(&f.targets),
+                &f.target_y,
+                &target_w,
+                Some(&f.target_w),
+            ) + ce(
+                sentence_head.forward(&f.sentences),
+                &f.sentence_y,
+                &sentence_w,
+                None,
+            );
             opt_top.zero_grad();
             opt_t.zero_grad();
             opt_s.zero_grad();

@@ -118,7 +118,11 @@ impl TextStates {
 
 /// Rows (1-based, past `[CLS]`) of the tokens of `offsets` that overlap
 /// bytes `[start, end)`, if any. Offsets are sorted: a binary search.
-pub fn span_rows(offsets: &[(usize, usize)], start: usize, end: usize) -> Option<std::ops::Range<usize>> {
+pub fn span_rows(
+    offsets: &[(usize, usize)],
+    start: usize,
+    end: usize,
+) -> Option<std::ops::Range<usize>> {
     let first = offsets.partition_point(|&(_, e)| e <= start);
     let last = offsets.partition_point(|&(s, _)| s < end);
     (first < last).then_some(first + 1..last + 1)
@@ -264,7 +268,11 @@ impl StatesEncoder {
 
     /// Final token states of `texts`, one pass each (none for texts still in
     /// the cache), windows batched `batch_size` at a time by length.
-    pub fn states(&self, texts: &[&str], batch_size: usize) -> Result<Vec<Arc<TextStates>>, String> {
+    pub fn states(
+        &self,
+        texts: &[&str],
+        batch_size: usize,
+    ) -> Result<Vec<Arc<TextStates>>, String> {
         let mut out: Vec<Option<Arc<TextStates>>> = vec![None; texts.len()];
         let mut todo: Vec<usize> = Vec::new();
         {

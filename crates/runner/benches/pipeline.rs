@@ -119,7 +119,8 @@ fn batch_texts(docs: &[Doc]) -> Texts {
             }
         }
         for m in doc.entities.iter().flat_map(|e| &e.mentions) {
-            let (Some(&k), Some(s)) = (index.get(&m.sentence), doc.sentences.get(m.sentence)) else {
+            let (Some(&k), Some(s)) = (index.get(&m.sentence), doc.sentences.get(m.sentence))
+            else {
                 continue;
             };
             if s.span.contains(m.span) {
@@ -237,7 +238,8 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
         count(&mut sentences, &texts.sentences, &tok)?;
         mentions += texts.mentions.len();
         if let Some(w) = dump.as_mut() {
-            let line = serde_json::json!({"sentences": texts.sentences, "mentions": texts.mentions});
+            let line =
+                serde_json::json!({"sentences": texts.sentences, "mentions": texts.mentions});
             writeln!(w, "{line}").map_err(|e| e.to_string())?;
         }
     }

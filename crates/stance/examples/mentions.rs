@@ -5,7 +5,7 @@
 //! Developer tool, used for the seed analysis in docs/quality.md:
 //!
 //! ```sh
-//! cargo run --release -p stancepipe-stance --example mentions -- out/seeds.json models/heads/target [more head directories]
+//! cargo run --release -p stancepipe-stance --example mentions -- out/seeds.json models/heads/stance [more head directories]
 //! ```
 
 use stancepipe_core::{labels, BuildContext, Doc};

@@ -122,7 +122,8 @@ impl Aggregator {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let a: Aggregator =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        a.validate().map_err(|e| format!("{}: {e}", path.display()))?;
+        a.validate()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(a)
     }
 
@@ -210,7 +211,11 @@ mod tests {
             mean: vec![0.0; n],
             scale: vec![1.0; n],
             labels: vec![StanceLabel::Favor, StanceLabel::Against, StanceLabel::None],
-            weights: vec![favor.clone(), favor.iter().map(|w| -w).collect(), vec![0.0; n]],
+            weights: vec![
+                favor.clone(),
+                favor.iter().map(|w| -w).collect(),
+                vec![0.0; n],
+            ],
             bias: vec![0.0, 0.0, 0.5],
             fitted: serde_json::Value::Null,
         };

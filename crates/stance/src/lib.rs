@@ -42,8 +42,9 @@ pub mod target;
 
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
-    par_each_doc, Annotation, BackendConfig, BuildContext, CompanyStance, Doc, Evidence, OptionError,
-    Registry, RegistryError, SentenceKind, Stage, StageConfig, StageError, StanceLabel,
+    par_each_doc, Annotation, BackendConfig, BuildContext, CompanyStance, Doc, Evidence,
+    OptionError, Registry, RegistryError, SentenceKind, Stage, StageConfig, StageError,
+    StanceLabel,
 };
 use std::collections::BTreeMap;
 

@@ -1,12 +1,13 @@
-//! The `target-sentiment` backend: the sentiment toward each mention, from a
-//! head trained on FinEntity + NewsMTSC (`stancepipe train target`) over the
-//! encoder's view of the mention's sentence with the mention marked (plus a
-//! window around it, or the mention's own token states, as the head was
-//! trained: `TargetFeatures`), with the encoder's tuned layers or LoRA
-//! adapters when the head has them. `head` may list several heads (an
-//! ensemble, [`TargetModel`]): each reads every mention and their class
-//! probabilities are averaged, which measured better on dev than any one
-//! head (docs/quality.md).
+//! The `target-sentiment` backend: the author's stance toward each mention
+//! of a company. The default head (`stancepipe train stance`) is a one-pass
+//! head: the unmarked sentence is encoded once (`StatesEncoder`, shared with
+//! the classify stage through its cache) and each mention is read from that
+//! pass as `[sentence mean, mean of the mention's own token states]`, so a
+//! sentence naming two companies gives each its own reading at the cost of
+//! one pass. Older heads (`stancepipe train target`) see the sentence with
+//! the mention marked (`TargetFeatures`), one pass per mention; `head` may
+//! list several of those (an ensemble, [`TargetModel`]) whose class
+//! probabilities are averaged.
 //!
 //! Document-level rule ([`crate::decide`]): each mention gets a polarity
 //! from its class probabilities ([`mention_polarity`]; by default the head's
@@ -22,8 +23,8 @@ use crate::document::{self, Aggregator, MentionProbs};
 use crate::{content_sentences, decide, in_passing, rank_evidence, Rule};
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
-    labels, Annotation, BackendConfig, BuildContext, Doc, OptionError, Reading, Span,
-    Stage, StageConfig, StageError, StanceLabel, MAX_READINGS,
+    labels, Annotation, BackendConfig, BuildContext, Doc, OptionError, Reading, Span, Stage,
+    StageConfig, StageError, StanceLabel, MAX_READINGS,
 };
 use stancepipe_encoder::{features, Embed, Head, StatesEncoder, TargetFeatures};
 use std::collections::{BTreeMap, HashMap};
@@ -137,19 +138,8 @@ impl Default for TargetSentimentConfig {
 
 const TASK: &str = "target-sentiment";
 
-/// The committed ensemble: every target head trained with the default
-/// recipe (rank-8 LoRA, `marked-span`): 500 contrast pairs with seeds 13,
-/// 14 and 15, and 0, 250 and 1,500 pairs with seed 13; and the 500-pair,
-/// seed-13 recipe with `span` features (docs/quality.md).
-const DEFAULT_HEADS: [&str; 7] = [
-    "models/heads/target",
-    "models/heads/target-seed14",
-    "models/heads/target-seed15",
-    "models/heads/target-pairs0",
-    "models/heads/target-pairs250",
-    "models/heads/target-pairs1500",
-    "models/heads/target-span",
-];
+/// The committed one-pass head (`stancepipe train stance`, docs/quality.md).
+const DEFAULT_HEADS: [&str; 1] = ["models/heads/stance"];
 
 /// One member of the ensemble: a head with the encoder it was trained over
 /// (its own LoRA adapters, when it has them) and how it shows the target.
@@ -256,7 +246,9 @@ impl TargetModel {
     /// The model as provenance names it.
     fn describe(&self, encoder: &str, heads: &str) -> String {
         match (&self.one_pass, self.members.as_slice()) {
-            (Some((enc, _)), _) => format!("{} + {heads} (one encoder pass per sentence)", enc.id()),
+            (Some((enc, _)), _) => {
+                format!("{} + {heads} (one encoder pass per sentence)", enc.id())
+            }
             (None, [one]) => format!("{} + {heads}", one.encoder.id()),
             (None, many) => format!(
                 "{encoder} + {heads} (an ensemble of {} heads, each with its own encoder adapters)",
@@ -412,6 +404,16 @@ impl TargetModel {
     }
 }
 
+impl TargetSentimentConfig {
+    /// The fitted document decision, if any (`aggregator = ""` means none,
+    /// so that `--set stance.aggregator=` falls back to the rule).
+    fn aggregator_path(&self) -> Option<&PathBuf> {
+        self.aggregator
+            .as_ref()
+            .filter(|p| !p.as_os_str().is_empty())
+    }
+}
+
 impl StageConfig for TargetSentimentConfig {
     fn requires(&self) -> Vec<Annotation> {
         vec![Annotation::Sentences, Annotation::Mentions]
@@ -444,7 +446,7 @@ impl StageConfig for TargetSentimentConfig {
         for head in &self.head {
             stancepipe_encoder::stage::check(&self.encoder, head, ctx)?;
         }
-        if let Some(a) = &self.aggregator {
+        if let Some(a) = self.aggregator_path() {
             Aggregator::load(&ctx.resolve(a)).map_err(|m| OptionError::new("aggregator", m))?;
         }
         Ok(())
@@ -454,7 +456,7 @@ impl StageConfig for TargetSentimentConfig {
         Ok(Box::new(TargetSentiment {
             // One head: the encoder as it runs (its adapters named). An
             // ensemble: each member brings its own adapters beside the same base.
-            aggregator: match &self.aggregator {
+            aggregator: match self.aggregator_path() {
                 Some(a) => Some(
                     Aggregator::load(&ctx.resolve(a))
                         .map_err(|m| OptionError::new("aggregator", m))?,
@@ -473,17 +475,17 @@ impl BackendConfig for TargetSentimentConfig {
     const KIND: &'static str = "stance";
     const BACKEND: &'static str = "target-sentiment";
     const DESCRIPTION: &'static str =
-        "sentiment toward each mention (heads trained on FinEntity + NewsMTSC over MiniLM, one or an averaged ensemble), weighed per company";
+        "the stance toward each mention, read from one encoder pass per sentence (a head trained on stance and target-sentiment sets over MiniLM with LoRA adapters; or marked heads, alone or averaged), weighed per company by a rule or a learned document decision";
     const OPTIONS: &'static [(&'static str, &'static str)] = &[
         ("encoder", "sentence-transformers model directory or hub id (relative to the config file)"),
-        ("head", "directory with manifest.json + head.safetensors from `stancepipe train target`, or a list of them (an ensemble: class probabilities averaged)"),
+        ("head", "directory with manifest.json + head.safetensors from `stancepipe train stance` (one pass per sentence) or `stancepipe train target` (marked; a list of those is an ensemble: class probabilities averaged)"),
         ("min_mentions", crate::MIN_MENTIONS_HELP),
         ("threshold", "confidence-weighted mean polarity needed for favor (>=) or against (<= -threshold), in [0, 1]"),
         ("max_evidence", "most evidence sentences listed per company, at least 1"),
         ("batch_size", "texts embedded at once"),
         ("mention_polarity", "\"label\": the head's class, +p / -p / 0 for neutral; \"expected\": p(positive) - p(negative)"),
         ("read_bytes", "most bytes of content sentences a one-pass head reads per document (mentions past them are not read, with a note); keep it equal to the classify stage's"),
-        ("aggregator", "a document-level decision fitted on document labels (`stancepipe train document`, JSON); replaces threshold for companies not mentioned in passing"),
+        ("aggregator", "a document-level decision fitted on document labels (`stancepipe train document`, JSON); replaces threshold for companies not mentioned in passing; \"\" for the rule"),
     ];
 }
 
@@ -504,7 +506,6 @@ struct TargetSentiment {
     cfg: TargetSentimentConfig,
 }
 
-
 impl Stage for TargetSentiment {
     fn backend(&self) -> &str {
         TargetSentimentConfig::BACKEND
@@ -517,9 +518,11 @@ impl Stage for TargetSentiment {
             self.model
                 .read_within(docs, self.cfg.batch_size, self.cfg.read_bytes)?;
         for (d, cut) in cuts {
-            docs[d]
-                .notes
-                .push(stancepipe_encoder::budget_note("stance", self.cfg.read_bytes, cut));
+            docs[d].notes.push(stancepipe_encoder::budget_note(
+                "stance",
+                self.cfg.read_bytes,
+                cut,
+            ));
         }
         let labels = self.model.labels();
         let index = |l: &str| labels.iter().position(|x| x == l);
@@ -529,7 +532,12 @@ impl Stage for TargetSentiment {
         // Each document's content sentences by position (for the aggregator).
         let ranks: Vec<HashMap<usize, usize>> = docs
             .iter()
-            .map(|d| d.content_sentences().enumerate().map(|(r, s)| (s, r)).collect())
+            .map(|d| {
+                d.content_sentences()
+                    .enumerate()
+                    .map(|(r, s)| (s, r))
+                    .collect()
+            })
             .collect();
 
         let mut acc: BTreeMap<(usize, &str), BTreeMap<usize, SentenceAcc>> = BTreeMap::new();
@@ -577,10 +585,8 @@ impl Stage for TargetSentiment {
                         .map(|e| e.mentions.len())
                         .sum();
                     let mut sentences = acc.remove(&(d, c.as_str())).unwrap_or_default();
-                    let evidence: BTreeMap<usize, (f32, f32)> = sentences
-                        .iter()
-                        .map(|(&s, a)| (s, a.decided()))
-                        .collect();
+                    let evidence: BTreeMap<usize, (f32, f32)> =
+                        sentences.iter().map(|(&s, a)| (s, a.decided())).collect();
                     let mut stance = decide(c, &evidence, mentions, content, rule);
                     if let Some(agg) = &self.aggregator {
                         if !in_passing(evidence.len(), content, rule.min_mentions) {

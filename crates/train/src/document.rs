@@ -70,7 +70,8 @@ fn rows(
     model: &TargetModel,
     progress: Progress,
 ) -> Result<Vec<Row>, String> {
-    let set = corpus::load(file, Some(GoldFormat::Persent), Some(split)).map_err(|e| e.to_string())?;
+    let set =
+        corpus::load(file, Some(GoldFormat::Persent), Some(split)).map_err(|e| e.to_string())?;
     let gold: &[GoldDoc] = &set.docs;
     let ctx = BuildContext {
         base_dir: PathBuf::from("."),
@@ -190,16 +191,21 @@ fn fit(rows: &[Row], mean: &[f32], scale: &[f32], wd: f64, seed: i64) -> Aggrega
     let (y, w) = (Tensor::from_slice(&y), Tensor::from_slice(&w));
     let vs = nn::VarStore::new(Device::Cpu);
     let lin = nn::linear(vs.root() / "out", f as i64, 3, Default::default());
-    let mut opt = nn::AdamW::default().wd(wd).build(&vs, 0.05).expect("optimizer");
+    let mut opt = nn::AdamW::default()
+        .wd(wd)
+        .build(&vs, 0.05)
+        .expect("optimizer");
     for _ in 0..500 {
-        let loss = lin
-            .forward(&x)
-            .cross_entropy_loss(&y, Some(&w), tch::Reduction::Mean, -100, 0.0);
+        let loss =
+            lin.forward(&x)
+                .cross_entropy_loss(&y, Some(&w), tch::Reduction::Mean, -100, 0.0);
         opt.zero_grad();
         loss.backward();
         opt.step();
     }
-    let rows_of = |t: &Tensor| Vec::<Vec<f32>>::try_from(&t.detach().to_kind(Kind::Float)).unwrap_or_default();
+    let rows_of = |t: &Tensor| {
+        Vec::<Vec<f32>>::try_from(&t.detach().to_kind(Kind::Float)).unwrap_or_default()
+    };
     Aggregator {
         features: FEATURES.iter().map(|s| s.to_string()).collect(),
         mean: mean.to_vec(),
@@ -237,7 +243,10 @@ pub fn train_document(
     let started = std::time::Instant::now();
     let file = data.join("persent/dev.csv");
     if !file.is_file() {
-        return Err(format!("{} not found (is --data ../shared/data?)", file.display()));
+        return Err(format!(
+            "{} not found (is --data ../shared/data?)",
+            file.display()
+        ));
     }
     let ctx = BuildContext {
         base_dir: PathBuf::from("."),
@@ -251,7 +260,8 @@ pub fn train_document(
     let (mean, scale) = standardization(&train);
     let gold = |r: &[Row]| r.iter().map(|r| r.gold).collect::<Vec<_>>();
     let rule = |r: &[Row]| r.iter().map(|r| r.rule).collect::<Vec<_>>();
-    let predict = |a: &Aggregator, r: &[Row]| r.iter().map(|r| a.decide(&r.x).0).collect::<Vec<_>>();
+    let predict =
+        |a: &Aggregator, r: &[Row]| r.iter().map(|r| a.decide(&r.x).0).collect::<Vec<_>>();
     let mut candidates = Vec::new();
     let mut best: Option<(f64, f64, Aggregator)> = None;
     // Strongest regularization first, so that a tie keeps the simpler fit.

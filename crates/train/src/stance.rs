@@ -16,7 +16,7 @@ use crate::{
 };
 use serde_json::json;
 use stancepipe_classify::vader::Lexicon;
-use stancepipe_encoder::multitask::{self, Example, Params, Predictions};
+use stancepipe_encoder::multitask::{self, Example, Params, Predictions, Target};
 use stancepipe_encoder::tuned::TOP_FILE;
 use stancepipe_encoder::{features, Adapt, Embed, Head, Manifest, Pooling, Spec, StatesEncoder};
 use stancepipe_eval::datasets::{self, Split, StanceExample, TargetExample};
@@ -67,6 +67,16 @@ impl StanceSource {
         }
     }
 
+    /// This source's share of the target loss, whatever its size: the two
+    /// sets of sentiment toward entities in news (closest to what the
+    /// pipeline reads) count double, each stance set once.
+    pub fn share(self) -> f64 {
+        match self {
+            StanceSource::FinEntity | StanceSource::NewsMtsc => 2.0,
+            _ => 1.0,
+        }
+    }
+
     /// Most training examples taken from this source (evenly spaced), so
     /// that no one source drowns the others and an epoch fits this machine.
     fn train_cap(self) -> usize {
@@ -80,11 +90,12 @@ impl StanceSource {
     pub fn part(self, data: &DataDir, split: Split) -> Result<Vec<StanceExample>, String> {
         let err = |e: datasets::DataError| e.to_string();
         Ok(match self {
-            StanceSource::FinEntity => {
-                targets(datasets::finentity(&data.file("finentity/FinEntity.json")?, split).map_err(err)?)
-            }
+            StanceSource::FinEntity => targets(
+                datasets::finentity(&data.file("finentity/FinEntity.json")?, split).map_err(err)?,
+            ),
             StanceSource::NewsMtsc => targets(
-                datasets::newsmtsc(&data.file("newsmtsc/train.jsonl")?, Some(split)).map_err(err)?,
+                datasets::newsmtsc(&data.file("newsmtsc/train.jsonl")?, Some(split))
+                    .map_err(err)?,
             ),
             StanceSource::Vast => {
                 let f = match split {
@@ -97,11 +108,10 @@ impl StanceSource {
             StanceSource::SemEval => {
                 datasets::semeval2016(&data.file("semeval2016")?, split).map_err(err)?
             }
-            StanceSource::MultiTarget => datasets::multitarget(
-                &data.file("multitarget/multi_target_stance.csv")?,
-                split,
-            )
-            .map_err(err)?,
+            StanceSource::MultiTarget => {
+                datasets::multitarget(&data.file("multitarget/multi_target_stance.csv")?, split)
+                    .map_err(err)?
+            }
             StanceSource::Ibm => datasets::ibm_claim_stance(
                 &data.file("ibm_claim_stance/claim_stance_dataset_v1.csv")?,
                 split,
@@ -164,6 +174,7 @@ fn thin<T: Clone>(v: Vec<T>, cap: usize) -> Vec<T> {
 pub fn group(
     examples: &[StanceExample],
     max_appended: usize,
+    (source, weight): (usize, f32),
 ) -> (Vec<Example>, Vec<Option<(usize, usize)>>) {
     let mut by_text: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut order: Vec<&str> = Vec::new();
@@ -202,7 +213,13 @@ pub fn group(
             targets: kept
                 .iter()
                 .zip(&spans)
-                .map(|(&i, &(s, e))| (s, e, class(&examples[i].label)))
+                .map(|(&i, &(start, end))| Target {
+                    start,
+                    end,
+                    class: class(&examples[i].label),
+                    weight,
+                    source,
+                })
                 .collect(),
             sentence: None,
         });
@@ -225,14 +242,14 @@ pub fn one_pass_probabilities(
     head: &Head,
     examples: &[StanceExample],
 ) -> Result<Vec<Vec<f32>>, String> {
-    let (groups, map) = group(examples, usize::MAX);
+    let (groups, map) = group(examples, usize::MAX, (0, 1.0));
     let texts: Vec<&str> = groups.iter().map(|g| g.text.as_str()).collect();
     let states = enc.states(&texts, 64)?;
     let mut x = Vec::with_capacity(examples.len());
     for m in &map {
         let (g, k) = m.ok_or("an example was not grouped")?;
-        let (s, e, _) = groups[g].targets[k];
-        x.push(states[g].target_features(s, e));
+        let t = groups[g].targets[k];
+        x.push(states[g].target_features(t.start, t.end));
     }
     Ok(head.predict(&x))
 }
@@ -262,18 +279,32 @@ pub fn train_stance(
         return Err("no sources to train on".into());
     }
     let mut train = Vec::new();
+    let mut parts = Vec::new();
     let mut dev_parts = Vec::new();
     let mut sizes = serde_json::Map::new();
     for &s in &setup.sources {
         let t = thin(s.part(data, Split::Train)?, s.train_cap());
         let d = s.part(data, Split::Dev)?;
         sizes.insert(s.name().into(), json!({"train": t.len(), "dev": d.len()}));
-        train.extend(t);
+        train.extend(t.clone());
+        parts.push(t);
         dev_parts.push((s, d));
     }
-    let (mut train_ex, _) = group(&train, TRAIN_APPENDED);
+    // Each source's share of the loss (`StanceSource::share`), whatever its size.
+    let shares: Vec<f64> = setup.sources.iter().map(|s| s.share()).collect();
+    let total_share: f64 = shares.iter().sum();
+    let mut train_ex = Vec::new();
+    let mut weights = serde_json::Map::new();
+    for (i, part) in parts.iter().enumerate() {
+        let w = (shares[i] / total_share * train.len() as f64 / part.len().max(1) as f64) as f32;
+        weights.insert(setup.sources[i].name().into(), json!(w));
+        train_ex.extend(group(part, TRAIN_APPENDED, (i, w)).0);
+    }
     let dev_all: Vec<StanceExample> = dev_parts.iter().flat_map(|(_, d)| d.clone()).collect();
-    let (mut dev_ex, _) = group(&dev_all, usize::MAX);
+    let mut dev_ex = Vec::new();
+    for (i, (_, d)) in dev_parts.iter().enumerate() {
+        dev_ex.extend(group(d, usize::MAX, (i, 1.0)).0);
+    }
     let pb = data.file("phrasebank/Sentences_50Agree.txt")?;
     let sentence_part = |split| -> Result<Vec<Example>, String> {
         Ok(datasets::phrasebank(&pb, split)
@@ -291,14 +322,24 @@ pub fn train_stance(
         dev_ex.extend(sentence_part(Split::Dev)?);
     }
     let targets_train: usize = train_ex.iter().map(|e| e.targets.len()).sum();
-    // Selection: the mean of the target head's and the sentence head's dev
-    // macro-F1 (the target head's alone without sentence data).
+    // Selection: the mean of the target head's dev macro-F1 per source
+    // (weighted by the sources' shares) and the sentence head's.
     let score = |p: &Predictions| {
-        let t = report(&p.0, &p.1).macro_f1;
-        if p.2.is_empty() {
+        let mut t = 0.0;
+        for (i, share) in shares.iter().enumerate() {
+            let (g, q): (Vec<usize>, Vec<usize>) = p
+                .target_source
+                .iter()
+                .zip(p.target_gold.iter().zip(&p.target_pred))
+                .filter(|(s, _)| **s == i)
+                .map(|(_, (g, q))| (*g, *q))
+                .unzip();
+            t += share / total_share * report(&g, &q).macro_f1;
+        }
+        if p.sentence_gold.is_empty() {
             t
         } else {
-            (t + report(&p.2, &p.3).macro_f1) / 2.0
+            (t + report(&p.sentence_gold, &p.sentence_pred).macro_f1) / 2.0
         }
     };
     let trained = multitask::fine_tune(
@@ -378,12 +419,19 @@ pub fn train_stance(
     }
     // The sentence head on PhraseBank's dev and test parts.
     let mut sentence_figures = serde_json::Map::new();
-    for (name, split) in [("phrasebank-dev", Split::Dev), ("phrasebank-test", Split::Test)] {
+    for (name, split) in [
+        ("phrasebank-dev", Split::Dev),
+        ("phrasebank-test", Split::Test),
+    ] {
         let part = datasets::phrasebank(&pb, split).map_err(|e| e.to_string())?;
         let texts: Vec<&str> = part.iter().map(|t| t.text.as_str()).collect();
         let states = enc_stored.states(&texts, 64)?;
         let x: Vec<Vec<f32>> = states.iter().map(|s| s.mean()).collect();
-        let pred: Vec<usize> = sentence_head.predict(&x).iter().map(|p| argmax(p)).collect();
+        let pred: Vec<usize> = sentence_head
+            .predict(&x)
+            .iter()
+            .map(|p| argmax(p))
+            .collect();
         let y: Vec<usize> = part.iter().map(|t| class(&t.label)).collect();
         sentence_figures.insert(name.into(), summary(&report(&y, &pred)));
     }
@@ -393,11 +441,12 @@ pub fn train_stance(
         "data": {"sources": setup.sources.iter().map(|s| s.name()).collect::<Vec<_>>(),
                  "sentences": if setup.sentences { "phrasebank/Sentences_50Agree.txt (split train/dev)" } else { "none" },
                  "sizes": sizes, "train_texts": train_ex.len(), "train_targets": targets_train,
-                 "note": "stance labels mapped favor -> positive, against -> negative, none -> neutral; a target not in its text is appended after [SEP]; at most 4 appended targets per training text"},
+                 "source_loss_weights": weights,
+                 "note": "stance labels mapped favor -> positive, against -> negative, none -> neutral; a target not in its text is appended after [SEP]; at most 4 appended targets per training text; each source's loss weight gives it its share (finentity and newsmtsc 2, the others 1) whatever its size"},
         "fit": {"method": format!("rank-{} LoRA adapters on the top {} layers, a target head and a sentence head trained together", rank, p.layers),
                 "epochs": p.epochs, "batch": p.batch, "lr_encoder": p.lr_encoder, "lr_head": p.lr_head,
                 "weight_decay": p.weight_decay, "seed": p.seed,
-                "selection": "best epoch by the mean of target dev macro-F1 (all sources pooled) and PhraseBank dev macro-F1"},
+                "selection": "best epoch by the mean of (target dev macro-F1 per source, weighted by the shares) and PhraseBank dev macro-F1"},
         "best_epoch": trained.epoch, "dev_score_per_epoch": trained.history,
         "dev_macro_f1": report(&dev_y, &argmaxes(&dev_p)).macro_f1,
         "dev_per_source": dev_figures,
@@ -471,16 +520,17 @@ mod tests {
             ex("Trump is great", "Hillary", None, "negative"),
             ex("Other text", "topic", None, "neutral"),
         ];
-        let (g, map) = group(&v, 4);
+        let (g, map) = group(&v, 4, (0, 1.0));
         assert_eq!(g.len(), 2);
         assert_eq!(map, vec![Some((0, 0)), Some((0, 1)), Some((1, 0))]);
-        let (s, e, c) = g[0].targets[1];
-        assert_eq!(&g[0].text[s..e], "Hillary");
-        assert_eq!(c, 1);
+        let t = g[0].targets[1];
+        assert_eq!(&g[0].text[t.start..t.end], "Hillary");
+        assert_eq!(t.class, 1);
         assert_eq!(&g[0].text[..14], "Trump is great");
-        assert_eq!(&g[0].text[g[0].targets[0].0..g[0].targets[0].1], "Trump");
+        let t0 = g[0].targets[0];
+        assert_eq!(&g[0].text[t0.start..t0.end], "Trump");
         // The cap drops appended targets beyond it, never in-text ones.
-        let (g, map) = group(&v, 0);
+        let (g, map) = group(&v, 0, (0, 1.0));
         assert_eq!(g[0].targets.len(), 1);
         assert_eq!(map, vec![Some((0, 0)), None, None]);
         assert!(g[1].targets.is_empty());

@@ -1,0 +1,114 @@
+//! Scores the stance stage's target model (one one-pass head, one marked
+//! head, or an ensemble: whatever `stance.head` takes) on every stance and
+//! target set's test part, the way the stage reads mentions: each example
+//! becomes a one-sentence document whose tracked company is the target (a
+//! target absent from its text is appended after `[SEP]`, as in training),
+//! read by `TargetModel::read`. Prints macro-F1 per set with VADER on the
+//! text beside it. Developer tool for docs/quality.md:
+//!
+//! ```sh
+//! cargo run --release -p stancepipe-train --example stance_sets -- ../shared/data <head directory>...
+//! ```
+//! `STANCE_SPLIT=dev` scores the dev parts instead (NewsMTSC: its dev part).
+
+use stancepipe_classify::vader::{polarity_scores, Lexicon};
+use stancepipe_core::{BuildContext, Doc, Entity, Mention, SentenceKind, Span};
+use stancepipe_encoder::features;
+use stancepipe_eval::datasets::{Split, StanceExample};
+use stancepipe_eval::ClassReport;
+use stancepipe_stance::target::TargetModel;
+use stancepipe_train::stance::StanceSource;
+use stancepipe_train::DataDir;
+use std::path::PathBuf;
+
+const LABELS: [&str; 3] = ["positive", "negative", "neutral"];
+
+/// One document per example: its text (target appended when absent) as one
+/// content sentence, the target as the one mention of company "T".
+fn doc(i: usize, e: &StanceExample) -> Doc {
+    let (text, spans) = features::with_targets(&e.text, &[(e.target.as_str(), e.span)]);
+    let (start, end) = spans[0];
+    let mut d = Doc::from_sentences(i.to_string(), &[(text.as_str(), SentenceKind::Content)]);
+    d.entities.push(Entity {
+        company: "T".into(),
+        mentions: vec![Mention {
+            span: Span::new(start, end),
+            sentence: 0,
+            alias: "T".into(),
+            reference: false,
+        }],
+    });
+    d
+}
+
+fn macro_f1(gold: &[&str], pred: &[&str]) -> f64 {
+    let pairs: Vec<(String, String)> = gold
+        .iter()
+        .zip(pred)
+        .map(|(g, p)| (g.to_string(), p.to_string()))
+        .collect();
+    ClassReport::new(&LABELS, &pairs).macro_f1
+}
+
+fn main() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [data, heads @ ..] = args.as_slice() else {
+        return Err("usage: stance_sets <data folder> <head directory>...".into());
+    };
+    let dev = std::env::var("STANCE_SPLIT").is_ok_and(|s| s == "dev");
+    let ctx = BuildContext {
+        base_dir: ".".into(),
+        companies: Vec::new(),
+    };
+    let heads: Vec<PathBuf> = heads.iter().map(PathBuf::from).collect();
+    let model = TargetModel::load("models/all-MiniLM-L6-v2", &heads, &ctx)
+        .map_err(|e| format!("{}: {}", e.key, e.message))?;
+    let data = DataDir(data.into());
+    let lex = Lexicon::builtin();
+    let labels = model.labels().to_vec();
+    println!("| set | n | model macro-F1 | VADER macro-F1 |");
+    println!("|---|---|---|---|");
+    for source in StanceSource::ALL {
+        let sets = if dev {
+            vec![(
+                format!("{}-dev", source.name()),
+                source.part(&data, Split::Dev)?,
+            )]
+        } else {
+            source.tests(&data)?
+        };
+        for (name, set) in sets {
+            let docs: Vec<Doc> = set.iter().enumerate().map(|(i, e)| doc(i, e)).collect();
+            let mut pred = Vec::with_capacity(set.len());
+            for chunk in docs.chunks(256) {
+                let (_, probs) = model.read(chunk, 64).map_err(|e| e.to_string())?;
+                for p in probs {
+                    let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+                    pred.push(labels[best].clone());
+                }
+            }
+            let gold: Vec<&str> = set.iter().map(|e| e.label.as_str()).collect();
+            let pred: Vec<&str> = pred.iter().map(String::as_str).collect();
+            let vader: Vec<&str> = set
+                .iter()
+                .map(|e| {
+                    let c = polarity_scores(&lex, &e.text).compound;
+                    if c >= 0.05 {
+                        "positive"
+                    } else if c <= -0.05 {
+                        "negative"
+                    } else {
+                        "neutral"
+                    }
+                })
+                .collect();
+            println!(
+                "| {name} | {} | {:.3} | {:.3} |",
+                set.len(),
+                macro_f1(&gold, &pred),
+                macro_f1(&gold, &vader)
+            );
+        }
+    }
+    Ok(())
+}
