@@ -49,6 +49,9 @@ struct Linear {
     weight: Tensor,
     bias: Tensor,
     lora: Option<(Tensor, Tensor, f64)>,
+    /// `W + scale B A`, once the adapters are final ([`Layer::merge_adapters`]):
+    /// one product per call instead of three.
+    merged: Option<Tensor>,
 }
 
 /// Where a layer's weights come from: with [`Adapt::Full`], new trainable
@@ -116,10 +119,23 @@ impl Linear {
             weight: src.weight("weight", &[outputs, inputs])?,
             bias: src.weight("bias", &[outputs])?,
             lora,
+            merged: None,
         })
     }
 
+    /// Folds the adapters into a weight of its own (the frozen one is
+    /// shared and stays untouched). Only for inference: training would
+    /// no longer reach the adapters.
+    fn merge(&mut self) {
+        if let Some((a, b, scale)) = &self.lora {
+            self.merged = Some(tch::no_grad(|| &self.weight + b.matmul(a) * *scale));
+        }
+    }
+
     fn forward(&self, x: &Tensor) -> Tensor {
+        if let Some(w) = &self.merged {
+            return x.linear(w, Some(&self.bias));
+        }
         let y = x.linear(&self.weight, Some(&self.bias));
         match &self.lora {
             None => y,
@@ -205,6 +221,20 @@ impl Layer {
         })
     }
 
+    /// Folds LoRA adapters into the weights for inference (see `Linear`).
+    pub fn merge_adapters(&mut self) {
+        for l in [
+            &mut self.query,
+            &mut self.key,
+            &mut self.value,
+            &mut self.attn_out,
+            &mut self.intermediate,
+            &mut self.out,
+        ] {
+            l.merge();
+        }
+    }
+
     /// `hidden` is `[batch, tokens, dim]`; `mask` the additive attention
     /// mask (`[batch, 1, 1, tokens]`: 0 for tokens, -10000 for padding).
     pub fn forward_t(&self, hidden: &Tensor, mask: &Tensor, train: bool) -> Tensor {
@@ -214,20 +244,54 @@ impl Layer {
         let q = split(self.query.forward(hidden));
         let k = split(self.key.forward(hidden));
         let v = split(self.value.forward(hidden));
-        let scores = q.matmul(&k.transpose(-1, -2)) / (head_dim as f64).sqrt() + mask;
-        let probs = scores
-            .softmax(-1, Kind::Float)
-            .dropout(self.attn_dropout, train);
-        let context = probs
-            .matmul(&v)
-            .transpose(1, 2)
-            .contiguous()
-            .view([b, t, d]);
+        // Inference uses libtorch's fused attention (the same product,
+        // softmax and product in one kernel); training keeps the explicit
+        // form, whose attention dropout the fused call would not seed alike.
+        let context = if train {
+            let scores = q.matmul(&k.transpose(-1, -2)) / (head_dim as f64).sqrt() + mask;
+            let probs = scores
+                .softmax(-1, Kind::Float)
+                .dropout(self.attn_dropout, train);
+            probs.matmul(&v)
+        } else {
+            Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), 0.0, false, None)
+        };
+        let context = context.transpose(1, 2).contiguous().view([b, t, d]);
         let attended = self
             .attn_norm
             .forward(&(self.attn_out.forward(&context).dropout(self.dropout, train) + hidden));
         let inner = self.intermediate.forward(&attended).gelu("none");
         self.out_norm
             .forward(&(self.out.forward(&inner).dropout(self.dropout, train) + attended))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn merged_adapters_give_the_same_output() {
+        let opts = (Kind::Float, Device::Cpu);
+        let mut l = Linear {
+            weight: Tensor::randn([6, 4], opts),
+            bias: Tensor::randn([6], opts),
+            lora: Some((
+                Tensor::randn([2, 4], opts),
+                Tensor::randn([6, 2], opts),
+                2.0,
+            )),
+            merged: None,
+        };
+        let x = Tensor::randn([3, 5, 4], opts);
+        let before = l.forward(&x);
+        let weight = l.weight.copy();
+        l.merge();
+        let after = l.forward(&x);
+        let diff = (before - after).abs().max().double_value(&[]);
+        assert!(diff < 1e-5, "{diff}");
+        // The shared frozen weight itself is untouched.
+        assert_eq!((weight - &l.weight).abs().max().double_value(&[]), 0.0);
     }
 }

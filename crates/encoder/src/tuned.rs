@@ -277,6 +277,8 @@ impl Top {
                 path.display()
             ));
         }
+        // Loaded adapters are final: fold them into the weights.
+        self.layers.iter_mut().for_each(Layer::merge_adapters);
         Ok(())
     }
 }

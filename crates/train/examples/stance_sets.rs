@@ -9,7 +9,8 @@
 //! ```sh
 //! cargo run --release -p stancepipe-train --example stance_sets -- ../shared/data <head directory>...
 //! ```
-//! `STANCE_SPLIT=dev` scores the dev parts instead (NewsMTSC: its dev part).
+//! `STANCE_SPLIT=dev` scores the dev parts instead (NewsMTSC: its dev part);
+//! `STANCE_SETS=vast,semeval` only those sources.
 
 use stancepipe_classify::vader::{polarity_scores, Lexicon};
 use stancepipe_core::{BuildContext, Doc, Entity, Mention, SentenceKind, Span};
@@ -68,7 +69,14 @@ fn main() -> Result<(), String> {
     let labels = model.labels().to_vec();
     println!("| set | n | model macro-F1 | VADER macro-F1 |");
     println!("|---|---|---|---|");
+    let only = std::env::var("STANCE_SETS").ok();
     for source in StanceSource::ALL {
+        if only
+            .as_deref()
+            .is_some_and(|o| !o.split(',').any(|n| n == source.name()))
+        {
+            continue;
+        }
         let sets = if dev {
             vec![(
                 format!("{}-dev", source.name()),
