@@ -44,11 +44,20 @@ fn run_on_sentences_and_megabyte_lines_finish_with_their_batch() {
         Some(input.as_bytes()),
     );
     assert_eq!(out.code, 0, "stderr: {}", out.stderr);
-    let docs = parse_docs(&out.stdout);
+    let docs: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON record a line"))
+        .collect();
     let ids: Vec<&str> = docs.iter().map(|d| d["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["before", "run-on", "huge", "after"]);
     for d in &docs {
-        assert!(d.get("error").is_none(), "{}: {:?}", d["id"], d.get("error"));
+        assert!(
+            d.get("error").is_none(),
+            "{}: {:?}",
+            d["id"],
+            d.get("error")
+        );
         assert_eq!(d["stance"].as_array().unwrap().len(), 7, "{}", d["id"]);
     }
 
@@ -74,8 +83,18 @@ fn run_on_sentences_and_megabyte_lines_finish_with_their_batch() {
         .iter()
         .map(|n| n.as_str().unwrap())
         .collect();
-    assert!(notes.iter().any(|n| n.starts_with("classify: read the first")), "{notes:?}");
-    assert!(notes.iter().any(|n| n.starts_with("stance: read the first")), "{notes:?}");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("classify: read the first")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("stance: read the first")),
+        "{notes:?}"
+    );
     let alipay = &h["stance"][0];
     assert!(alipay["mentions"].as_u64().unwrap() > 20_000);
     let read: u64 = alipay["evidence"]
@@ -91,5 +110,8 @@ fn run_on_sentences_and_megabyte_lines_finish_with_their_batch() {
         .iter()
         .filter(|s| s["kind"] == "content")
         .collect();
-    assert!(content.iter().any(|s| s.get("label").is_some()), "the prefix was read");
+    assert!(
+        content.iter().any(|s| s.get("label").is_some()),
+        "the prefix was read"
+    );
 }

@@ -354,17 +354,19 @@ pub fn fine_tune(
             return Tensor::zeros([], (Kind::Float, Device::Cpu));
         }
         let y = Tensor::from_slice(y);
-        let per = logits.cross_entropy_loss(&y, Some(w), tch::Reduction::None, -100, 0.0);
+        let mut per = logits.cross_entropy_loss(&y, Some(w), tch::Reduction::None, -100, 0.0);
         let mut weights = w.index_select(0, &y);
         if let Some(e) = each {
-            weights = weights * Tensor::from_slice(e);
-            let per = per * Tensor::from_slice(e);
-            return per.sum(Kind::Float) / weights.sum(Kind::Float).clamp_min(1e-12);
+            let e = Tensor::from_slice(e);
+            weights *= &e;
+            per *= &e;
         }
         per.sum(Kind::Float) / weights.sum(Kind::Float).clamp_min(1e-12)
     };
     let mut history = Vec::new();
-    let mut best: Option<(usize, f64, [Vec<(String, Tensor)>; 3])> = None;
+    // (epoch, score, variables of the top layers and of the two heads)
+    type Best = (usize, f64, [Vec<(String, Tensor)>; 3]);
+    let mut best: Option<Best> = None;
     let steps = train_batches.len();
     for epoch in 0..=params.epochs {
         let perm =

@@ -160,6 +160,11 @@ pub struct TargetModel {
     one_pass: Option<(Arc<StatesEncoder>, Head)>,
 }
 
+/// What [`TargetModel::read_within`] returns: the mentions read, their class
+/// probabilities, and (document, sentences cut or left out) for the
+/// documents whose reading stopped at the budget.
+pub type Readings = (Vec<MentionRef>, Vec<Vec<f32>>, Vec<(usize, usize)>);
+
 /// Mentions whose features go through the head at once: bounds the memory
 /// of a document with a huge number of mentions.
 const PREDICT_CHUNK: usize = 4096;
@@ -266,7 +271,7 @@ impl TargetModel {
         docs: &[Doc],
         batch_size: usize,
         read_bytes: usize,
-    ) -> Result<(Vec<MentionRef>, Vec<Vec<f32>>, Vec<(usize, usize)>), StageError> {
+    ) -> Result<Readings, StageError> {
         let mut items = Vec::new();
         // (doc, sentence) -> index into `texts`.
         let mut sentence_at: BTreeMap<(usize, usize), usize> = BTreeMap::new();
@@ -337,13 +342,12 @@ impl TargetModel {
     /// [`Self::read`], a one-pass model reading at most `read_bytes` of
     /// content sentences per document; also returns, per document whose
     /// reading was cut, how many sentences were cut or left out.
-    #[allow(clippy::type_complexity)]
     pub fn read_within(
         &self,
         docs: &[Doc],
         batch_size: usize,
         read_bytes: usize,
-    ) -> Result<(Vec<MentionRef>, Vec<Vec<f32>>, Vec<(usize, usize)>), StageError> {
+    ) -> Result<Readings, StageError> {
         if let Some((enc, head)) = &self.one_pass {
             return Self::read_one_pass(enc, head, docs, batch_size, read_bytes);
         }
