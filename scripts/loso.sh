@@ -6,7 +6,7 @@
 # the committed recipe with LoRA adapters (about 45 minutes a run).
 #
 #   bash scripts/loso.sh                  # all groups, then the table
-#   GROUPS="news vast" bash scripts/loso.sh
+#   LOSO_GROUPS="news vast" bash scripts/loso.sh
 #   python3 scripts/loso_table.py out/loso/*/stance/manifest.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ declare -A LEFT_OUT=(
   [tweets]="semeval multitarget"
   [claims]="ibm perspectrum"
 )
-for g in ${GROUPS:-none news vast tweets claims}; do
+for g in ${LOSO_GROUPS:-none news vast tweets claims}; do
   keep=()
   for s in "${ALL[@]}"; do
     [[ " ${LEFT_OUT[$g]} " == *" $s "* ]] || keep+=("$s")
