@@ -275,14 +275,16 @@ impl StatesEncoder {
     ) -> Result<Vec<Arc<TextStates>>, String> {
         let mut out: Vec<Option<Arc<TextStates>>> = vec![None; texts.len()];
         let mut todo: Vec<usize> = Vec::new();
+        // The first position of each text not in the cache: repeats share it.
+        let mut first: HashMap<&str, usize> = HashMap::new();
         {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            let mut first: HashMap<&str, usize> = HashMap::new();
             for (i, t) in texts.iter().enumerate() {
                 if let Some(s) = cache.map.get(*t) {
                     out[i] = Some(s.clone());
                     HITS.fetch_add(1, Ordering::Relaxed);
-                } else if first.insert(t, i).is_none() {
+                } else if let std::collections::hash_map::Entry::Vacant(v) = first.entry(t) {
+                    v.insert(i);
                     todo.push(i);
                 }
             }
@@ -356,11 +358,11 @@ impl StatesEncoder {
                 .insert(texts[i], states.clone());
             out[i] = Some(states);
         }
-        // Repeats of a text within this call share its states.
+        // Repeats of a text within this call share its states (a lookup,
+        // not a scan: a batch of many equal sentences stays linear).
         for i in 0..texts.len() {
             if out[i].is_none() {
-                let j = texts.iter().position(|t| t == &texts[i]).unwrap_or(i);
-                out[i] = out[j].clone();
+                out[i] = first.get(texts[i]).and_then(|&j| out[j].clone());
             }
         }
         out.into_iter()
