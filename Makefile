@@ -18,7 +18,9 @@ demo: build
 	./target/release/stancepipe run --config pipeline.toml --pretty --output out/seeds.json seeds/
 	@bash scripts/digest.sh out/seeds.json
 
-test: bootstrap
+# Bootstraps with --tests: also installs headless Chromium when missing.
+test:
+	@bash scripts/bootstrap.sh --tests
 	$(CARGO) test --workspace
 
 lint: bootstrap

@@ -5,6 +5,11 @@
 # Prints nothing but progress on stderr. Links `.libtorch` (in the repository
 # root) to the cached libtorch; .cargo/config.toml points LIBTORCH there.
 #
+# `--tests` (make test) also makes sure of what the tests need beyond the
+# build: headless Chromium (tests/eval.rs renders report.html in it). Missing
+# Debian packages (unzip, chromium) are installed with apt-get when this runs
+# as root or with password-less sudo; otherwise it says what to install.
+#
 # Why cut from PyPI: rust-bert 0.23 -> tch 0.17 compiles only against libtorch
 # 2.4.x, and tch's own download needs pytorch.org, which is unreachable here.
 set -euo pipefail
@@ -19,12 +24,33 @@ libtorch="$cache/libtorch-$TORCH_VERSION-cpu"
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
 
+for_tests=false
+for arg in "$@"; do
+  case "$arg" in
+    --tests) for_tests=true ;;
+    *) die "unknown option $arg (only --tests)" ;;
+  esac
+done
+
+# Installs Debian packages, as root or through password-less sudo.
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    sudo -n true 2>/dev/null || return 1
+    sudo="sudo -n"
+  fi
+  command -v apt-get >/dev/null || return 1
+  log "installing $* (apt-get)"
+  $sudo apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
+}
+
 command -v python3 >/dev/null || die "python3 is required (it runs pip to fetch the torch wheel)"
 
 # A python with pip; Debian's python3 may lack it.
 pip_cmd() {
-  if python3 -m pip --version >/dev/null 2>&1; then python3 -m pip "$@"; else
-    die "python3 -m pip is not available: install it (apt-get install python3-pip)"; fi
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip \
+    || die "python3 -m pip is not available: install it (apt-get install python3-pip)"
+  python3 -m pip "$@"
 }
 
 make_libtorch() {
@@ -74,7 +100,7 @@ mkdir -p "$cache"
 if [ -f "$libtorch/lib/libtorch_cpu.so" ] && [ -f "$libtorch/lib/libtorch.so" ]; then
   log "libtorch $TORCH_VERSION (cpu) cached at $libtorch"
 else
-  command -v unzip >/dev/null || die "unzip is required (apt-get install unzip)"
+  command -v unzip >/dev/null || apt_install unzip || die "unzip is required (apt-get install unzip)"
   command -v cc >/dev/null || die "a C compiler is required (apt-get install gcc)"
   make_libtorch
 fi
@@ -100,6 +126,17 @@ else
   rm -rf "$minilm" && cp -r "$src" "$minilm"
   rm -rf "$work"
   log "MiniLM placed at models/all-MiniLM-L6-v2"
+fi
+
+if $for_tests; then
+  chromium_bin() { command -v chromium || command -v chromium-browser || command -v google-chrome; }
+  if chromium_bin >/dev/null; then
+    log "chromium found at $(chromium_bin)"
+  else
+    apt_install chromium && chromium_bin >/dev/null \
+      || die "headless Chromium is needed by the tests (report.html): install the Debian package chromium (apt-get install chromium) or put chromium on PATH"
+    log "chromium installed at $(chromium_bin)"
+  fi
 fi
 
 # Cargo finds libtorch through .cargo/config.toml, which points at this link.

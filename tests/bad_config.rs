@@ -255,10 +255,33 @@ fn summarizer_without_fallback_fails_at_build_with_the_id() {
     );
     assert!(
         err.contains("sshleifer/distilbart-cnn-6-6")
-            && err.contains("stancepipe-tests-empty-hf-home"),
+            && err.contains("not in the Hugging Face cache")
+            && err.contains("README.md, \"Models\""),
         "{err}"
     );
+    assert_eq!(err.lines().count(), 1, "{err}");
     assert!(out.stdout.is_empty(), "nothing processed");
+}
+
+#[test]
+fn the_offline_fallback_is_said_once_in_one_short_line() {
+    let out = stancepipe(
+        &["run", "--set", "summarize.backend=rust-bert", "seeds/"],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let said: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("not in the Hugging Face cache"))
+        .collect();
+    assert_eq!(said.len(), 1, "{}", out.stderr);
+    assert!(
+        said[0].len() < 300,
+        "{} characters: {}",
+        said[0].len(),
+        said[0]
+    );
 }
 
 #[test]

@@ -14,7 +14,8 @@ fn read_json(path: &Path) -> Value {
 }
 
 /// Renders `file` in headless Chromium and returns (DOM after the scripts
-/// ran, stderr). Chromium is a test dependency (`.ci/run` installs it):
+/// ran, stderr). Chromium is a test dependency (`make test` installs it,
+/// through `scripts/bootstrap.sh --tests`):
 /// without it this fails rather than skipping.
 fn chromium_dom(file: &Path) -> (String, String) {
     let bin = ["chromium", "chromium-browser", "google-chrome"]
@@ -27,7 +28,7 @@ fn chromium_dom(file: &Path) -> (String, String) {
         })
         .expect(
             "headless Chromium is needed to test report.html: install the Debian package \
-             `chromium` (apt-get install -y chromium; .ci/run does)",
+             `chromium` (apt-get install -y chromium; `make test` does)",
         );
     let profile = tempfile::tempdir().unwrap();
     let out = Command::new(bin)

@@ -315,23 +315,33 @@ pub fn eval(args: EvalArgs, quiet: bool) -> Result<u8, Failure> {
         header.push('\t');
         header.push_str(&p.name);
     }
-    println!("{header}\tmajority");
     let cell = |e: Option<stancepipe_eval::bootstrap::Estimate>| {
         e.map_or("-".to_string(), stancepipe_eval::report::fmt_est)
     };
+    let mut table = format!("{header}\tmajority\n");
     for (name, per, base) in report.headline_rows() {
         let cells: Vec<String> = per.into_iter().map(cell).collect();
-        println!("{name}\t{}\t{}", cells.join("\t"), cell(base));
+        table.push_str(&format!("{name}\t{}\t{}\n", cells.join("\t"), cell(base)));
+    }
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(table.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| Failure::new(exit::IO, format!("stdout: {e}")))?;
     }
     for t in report.thresholds.iter().filter(|t| !t.passed) {
-        eprintln!(
+        crate::say!(
             "stancepipe: {} {} = {:.4} is below --min {}",
-            t.pipeline, t.metric, t.value, t.min
+            t.pipeline,
+            t.metric,
+            t.value,
+            t.min
         );
     }
     if !quiet {
         if let Some(dir) = &args.report {
-            eprintln!(
+            crate::say!(
                 "stancepipe: {} pipeline(s) on {} document(s); reports in {}",
                 report.pipelines.len(),
                 gold.len(),

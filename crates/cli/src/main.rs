@@ -2,6 +2,16 @@
 //! `stancepipe-runner`: argument parsing, progress, logging, and the one
 //! place that maps failures to messages and exit codes (see the README).
 
+/// A line on stderr that never panics: a full or closed stderr loses the
+/// message, not the run (`eprintln!` would panic and lose the records).
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod run_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -223,7 +233,10 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     init_logging(cli.quiet, cli.verbose);
     // A panic inside a stage is caught by the runner and becomes an error
     // record; say so in one log line instead of a backtrace.
@@ -238,10 +251,67 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("stancepipe: error: {}", f.message);
+            say!(
+                "stancepipe: error: {}",
+                one_line(&f.message, cli.verbose > 0)
+            );
             ExitCode::from(f.code)
         }
     }
+}
+
+/// Errors are one line: the first non-blank line of a message (libtorch
+/// appends its C++ backtrace to its errors); `-v` shows all of it.
+fn one_line(message: &str, all: bool) -> String {
+    let mut lines = message
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or_default().to_string();
+    if all {
+        return message.trim_end().to_string();
+    }
+    let rest = lines.count();
+    if rest > 0 {
+        format!("{first} ({rest} more line(s) with -v)")
+    } else {
+        first
+    }
+}
+
+/// Help and version go to stdout as clap prints them; a bad command line is
+/// one line, `stancepipe: error: ...`, and exit code 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+            say!(
+                "stancepipe: error: a command is required: run, validate, train, eval or stages \
+                 (see stancepipe --help)"
+            );
+            return ExitCode::from(exit::CONFIG);
+        }
+        _ => {}
+    }
+    let rendered = e.render().to_string();
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid command line");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    // clap's hints (the valid values, a similar flag) stay, on the same line.
+    let hints: Vec<&str> = lines
+        .filter(|l| l.starts_with("[possible values") || l.starts_with("tip:"))
+        .collect();
+    let hints = if hints.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", hints.join("; "))
+    };
+    say!("stancepipe: error: {first}{hints} (see stancepipe --help)");
+    ExitCode::from(exit::CONFIG)
 }
 
 fn init_logging(quiet: bool, verbose: u8) {

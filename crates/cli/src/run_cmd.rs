@@ -4,7 +4,7 @@ use crate::{exit, load, ConfigArgs, Failure};
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 use stancepipe_runner::{
-    open_inputs, DocWriter, Format, Input, InputOptions, Order, Override, Resume, StdinFormat,
+    open_inputs, DocWriter, Format, Input, InputOptions, Omit, Order, Override, Resume, StdinFormat,
 };
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -23,6 +23,10 @@ pub struct RunArgs {
     /// Indent JSON output.
     #[arg(long)]
     pretty: bool,
+    /// Leave bulky fields out of the records (repeat or comma-separate):
+    /// tokens (and each sentence's token range), text, provenance.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "FIELD")]
+    omit: Vec<OmitField>,
     /// File extensions read from input directories (repeat or comma-separate).
     #[arg(
         long = "ext",
@@ -58,6 +62,13 @@ pub struct RunArgs {
 enum OutFormat {
     Json,
     Jsonl,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum OmitField {
+    Tokens,
+    Text,
+    Provenance,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -137,7 +148,7 @@ impl Progress {
         } else if let Some(every) = self.every {
             if self.last_line.elapsed() >= every {
                 self.last_line = Instant::now();
-                eprintln!(
+                crate::say!(
                     "stancepipe: progress: {} document(s), {} failed, {:.1} docs/s",
                     self.done,
                     self.failed,
@@ -206,17 +217,38 @@ pub fn run(mut args: RunArgs, quiet: bool) -> Result<u8, Failure> {
         .output
         .as_ref()
         .map_or_else(|| "stdout".to_string(), |p| p.display().to_string());
+    // Every check on the output comes before anything is cut or truncated.
+    let out_file = match &args.output {
+        Some(path) => Some(claim_output(path, docs.files(), args.resume)?),
+        None if stdout_closed() => {
+            return Err(Failure::new(
+                exit::IO,
+                "stdout is closed: nowhere to write the results (give --output FILE; \
+                 --output /dev/null to discard them)",
+            ))
+        }
+        None => None,
+    };
     let resume = match (&args.output, args.resume) {
         (Some(path), true) => {
             let r = Resume::prepare(path).map_err(|e| Failure::new(exit::IO, e))?;
             if let Some((line, bytes)) = r.cut {
-                eprintln!(
+                crate::say!(
                     "stancepipe: {out_name}: cut a torn last line (line {line}, {bytes} bytes) \
                      left by an interrupted run"
                 );
             }
+            let other = r.made_otherwise(&plan.digest);
+            if other > 0 {
+                tracing::warn!(
+                    "{other} of the {} record(s) in {out_name} were made with another pipeline \
+                     configuration than this one ({}); they are kept as they are",
+                    r.done.len(),
+                    plan.digest
+                );
+            }
             if !quiet {
-                eprintln!(
+                crate::say!(
                     "stancepipe: resuming: {} document(s) already in {out_name} are skipped",
                     r.done.len()
                 );
@@ -228,14 +260,32 @@ pub fn run(mut args: RunArgs, quiet: bool) -> Result<u8, Failure> {
     let pipeline = plan.build().map_err(|e| Failure::new(exit::CONFIG, e))?;
     tracing::info!("running on {} thread(s)", pipeline.threads());
 
-    let sink: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            open_output(path, args.resume)
-                .map_err(|e| Failure::new(exit::IO, format!("output {}: {e}", path.display())))?,
-        )),
+    let sink: Box<dyn Write> = match out_file {
+        Some(mut file) => {
+            // A regular file starts empty (or, resuming, continues at its
+            // end); a device such as /dev/null is written as it is.
+            let start_fresh = |f: &mut std::fs::File| -> std::io::Result<()> {
+                use std::io::Seek;
+                if !f.metadata()?.is_file() {
+                    return Ok(());
+                }
+                if !args.resume {
+                    f.set_len(0)?;
+                }
+                f.seek(std::io::SeekFrom::End(0)).map(drop)
+            };
+            start_fresh(&mut file)
+                .map_err(|e| Failure::new(exit::IO, format!("output {out_name}: {e}")))?;
+            Box::new(std::io::BufWriter::new(file))
+        }
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let mut writer = DocWriter::new(sink, format, args.pretty);
+    let omit = |f| args.omit.contains(&f);
+    let mut writer = DocWriter::new(sink, format, args.pretty).omit(Omit {
+        tokens: omit(OmitField::Tokens),
+        text: omit(OmitField::Text),
+        provenance: omit(OmitField::Provenance),
+    });
     let done = resume.map(|r| r.done).unwrap_or_default();
     let mut progress = Progress::new(quiet, args.progress_every, || {
         docs.count_hint()
@@ -269,7 +319,7 @@ pub fn run(mut args: RunArgs, quiet: bool) -> Result<u8, Failure> {
         } else {
             String::new()
         };
-        eprintln!(
+        crate::say!(
             "stancepipe: {} document(s), {} failed{skipped}; {secs:.1} s, {:.2} docs/s; results in {out_name}",
             summary.documents,
             summary.failed,
@@ -283,17 +333,96 @@ pub fn run(mut args: RunArgs, quiet: bool) -> Result<u8, Failure> {
     })
 }
 
-/// Creates the output file (and its folder), or appends to it when resuming.
-fn open_output(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
+/// Whether stdout was closed by the caller (`run >&-`). Rust's runtime
+/// reopens a closed descriptor 1 on `/dev/null` (read-write) before `main`,
+/// so the results would vanish with exit 0; a shell's `>/dev/null` opens it
+/// write-only, and `--output /dev/null` discards on purpose.
+fn stdout_closed() -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    // SAFETY: F_GETFL only queries the descriptor's flags.
+    let flags = unsafe { libc::fcntl(1, libc::F_GETFL) };
+    if flags == -1 {
+        return true;
+    }
+    if flags & libc::O_ACCMODE != libc::O_RDWR {
+        return false;
+    }
+    let (Ok(out), Ok(null)) = (
+        std::fs::metadata("/proc/self/fd/1"),
+        std::fs::metadata("/dev/null"),
+    ) else {
+        return false;
+    };
+    out.file_type().is_char_device() && out.rdev() == null.rdev()
+}
+
+/// Opens the output file for this run, without truncating it yet, after
+/// checking that it is safe to write: it is not one of the inputs (same file
+/// through any link), no other run is writing it (an exclusive lock, held
+/// until the run ends), and, unless resuming, an existing file is a
+/// stancepipe output, never something else of the user's.
+fn claim_output(path: &Path, inputs: &[PathBuf], resume: bool) -> Result<std::fs::File, Failure> {
+    use std::os::unix::fs::MetadataExt;
+    let io = |e: std::io::Error| Failure::new(exit::IO, format!("output {}: {e}", path.display()));
+    let existing = std::fs::metadata(path).ok();
+    if let Some(out) = &existing {
+        for input in inputs {
+            if std::fs::metadata(input).is_ok_and(|m| m.dev() == out.dev() && m.ino() == out.ino())
+            {
+                return Err(Failure::new(
+                    exit::IO,
+                    format!(
+                        "output {} is the input {}: refusing to write over an input (choose another --output)",
+                        path.display(),
+                        input.display()
+                    ),
+                ));
+            }
+        }
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(io)?;
     }
-    if append {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-    } else {
-        std::fs::File::create(path)
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(Failure::new(
+                exit::IO,
+                format!(
+                    "output {} is being written by another stancepipe run; wait for it to end or choose another --output",
+                    path.display()
+                ),
+            ))
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
     }
+    if !resume && existing.is_some_and(|m| m.len() > 0) && !is_our_output(&file).map_err(io)? {
+        return Err(Failure::new(
+            exit::IO,
+            format!(
+                "output {} exists and is not a stancepipe output: refusing to overwrite it (remove it or choose another --output)",
+                path.display()
+            ),
+        ));
+    }
+    Ok(file)
+}
+
+/// Whether a file starts like a `stancepipe run` output: a JSON record or
+/// array whose first record carries `schema_version`.
+fn is_our_output(file: &std::fs::File) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    file.take(64 * 1024).read_to_end(&mut head)?;
+    let text = String::from_utf8_lossy(&head);
+    let trimmed = text.trim_start();
+    Ok((trimmed.starts_with('{') || trimmed.starts_with('['))
+        && trimmed.contains("\"schema_version\""))
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 /// Version of the output schema (documented in `docs/output.md`). Bump it on
 /// any change a reader of the JSON would notice.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// A half-open byte range `[start, end)` into the document text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -164,7 +164,9 @@ impl std::str::FromStr for StanceLabel {
 pub struct CompanyStance {
     pub company: String,
     pub stance: StanceLabel,
-    /// Confidence in `stance`, in [0, 1].
+    /// The decision's strength for `stance`, in [0, 1]: a probability of
+    /// the learned decision (or the rule's strength), not calibrated
+    /// (docs/output.md).
     pub score: f32,
     /// The sentences that support the label, strongest first, each with
     /// the readings of the company in it that counted.
@@ -251,8 +253,12 @@ pub struct Provenance {
     pub backend: String,
     /// Model id or path, or `none`.
     pub model: String,
-    /// Wall time of the batch call this document was part of, in ms.
-    pub ms: f64,
+    /// Wall time of the stage's call on the batch this document was part of,
+    /// in ms: stages work on whole batches, so a document's own share cannot
+    /// be measured; divide by `batch_docs` for a mean.
+    pub batch_ms: f64,
+    /// How many documents that call processed.
+    pub batch_docs: usize,
 }
 
 /// Why a document could not be processed. A document with an error is an
@@ -269,6 +275,11 @@ pub struct DocError {
 pub struct Doc {
     pub schema_version: u32,
     pub id: String,
+    /// Digest of the pipeline configuration that made this record (stages,
+    /// their options, companies; not `[run]`): `--resume` warns when it
+    /// continues a file made with another one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_digest: Option<String>,
     /// Where the document came from (file path, `path:line` for JSONL, `-`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -298,6 +309,7 @@ impl Doc {
         Doc {
             schema_version: SCHEMA_VERSION,
             id: id.into(),
+            config_digest: None,
             source: None,
             text: text.into(),
             sentences: Vec::new(),
@@ -394,7 +406,7 @@ mod tests {
             mentions: 1,
         });
         let json = serde_json::to_string(&doc).unwrap();
-        assert!(json.contains("\"schema_version\":2"));
+        assert!(json.contains("\"schema_version\":3"));
         assert!(json.contains("\"stance\":\"against\""));
         assert!(json.contains("\"start\":0,\"end\":12"));
         let back: Doc = serde_json::from_str(&json).unwrap();

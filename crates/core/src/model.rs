@@ -63,10 +63,11 @@ pub enum ModelError {
         wanted: String,
         place: String,
     },
+    /// One short line; the README's "Models" says how to place a model by
+    /// hand, and `cache` is kept for callers that want to show it.
     #[error(
-        "model {id:?} is not in the Hugging Face cache ({cache}) and could not be downloaded ({reason}). \
-         Offline, download its files (config.json, the weights and tokenizer files) elsewhere and either copy \
-         that cache folder here or put the files in a directory and set `model` to that directory"
+        "model {id:?} is not in the Hugging Face cache and cannot be downloaded ({}); see README.md, \"Models\"",
+        short(reason)
     )]
     Unavailable {
         id: String,
@@ -75,6 +76,16 @@ pub enum ModelError {
     },
     #[error("{file}: {reason}")]
     Malformed { file: String, reason: String },
+}
+
+/// The first line of `reason`, at most 80 characters (network errors quote
+/// whole URLs and resolver chains).
+fn short(reason: &str) -> String {
+    let line = reason.lines().next().unwrap_or_default().trim();
+    match line.char_indices().nth(80) {
+        Some((i, _)) => format!("{}...", &line[..i]),
+        None => line.to_string(),
+    }
 }
 
 /// A model's files, local or from the hub cache (fetched on demand).
@@ -252,7 +263,8 @@ mod tests {
         std::env::remove_var("HF_HUB_OFFLINE");
         std::env::remove_var("HF_HOME");
         assert!(e.contains("sshleifer/distilbart-cnn-6-6"), "{e}");
-        assert!(e.contains("models--sshleifer--distilbart-cnn-6-6"), "{e}");
-        assert!(e.contains("set `model` to that directory"), "{e}");
+        assert!(e.contains("not in the Hugging Face cache"), "{e}");
+        assert!(e.contains("README.md, \"Models\""), "{e}");
+        assert!(!e.contains('\n') && e.len() < 200, "one short line: {e}");
     }
 }

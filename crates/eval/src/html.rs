@@ -251,15 +251,17 @@ fn doc_section(s: &mut String, pi: usize, di: usize, gold: &GoldDoc, doc: Option
             doc.summary
                 .as_ref()
                 .map_or(("(none)".to_string(), String::new()), |x| {
+                    let method = match x.method {
+                        stancepipe_core::SummaryMethod::Abstractive => "abstractive",
+                        stancepipe_core::SummaryMethod::Extractive => "extractive",
+                    };
                     (
                         x.text.clone(),
                         format!(
-                            " ({:?}, {}{})",
-                            x.method,
+                            " ({method}, {}{})",
                             x.model,
                             x.note.as_ref().map_or(String::new(), |n| format!("; {n}"))
-                        )
-                        .to_lowercase(),
+                        ),
                     )
                 });
         let _ = write!(
@@ -457,6 +459,26 @@ mod tests {
         assert_eq!(
             esc("<a href=\"x\">&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn the_summary_line_keeps_the_case_of_model_and_note() {
+        let gold: GoldDoc =
+            serde_json::from_str(r#"{"id": "d", "reference_summary": "Ref."}"#).unwrap();
+        let mut doc = Doc::new("d", "Text.");
+        doc.summary = Some(stancepipe_core::Summary {
+            text: "Sum.".into(),
+            method: stancepipe_core::SummaryMethod::Extractive,
+            model: "Models/BART-Large".into(),
+            sentences: vec![],
+            note: Some("Model X unavailable".into()),
+        });
+        let mut s = String::new();
+        doc_section(&mut s, 0, 0, &gold, Some(&doc));
+        assert!(
+            s.contains("(extractive, Models/BART-Large; Model X unavailable)"),
+            "{s}"
         );
     }
 }

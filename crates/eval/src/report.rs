@@ -86,7 +86,9 @@ impl FromStr for Threshold {
         let min: f64 = v
             .trim()
             .parse()
-            .map_err(|_| format!("--min {s:?}: {v:?} is not a number"))?;
+            .ok()
+            .filter(|x: &f64| x.is_finite())
+            .ok_or_else(|| format!("--min {s:?}: {v:?} is not a finite number"))?;
         Ok(Threshold {
             metric: m.trim().to_string(),
             min,

@@ -229,7 +229,7 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
             .find(|d| d.is_ok())
             .map_or(&[][..], |d| &d.provenance)
         {
-            *stage_s.entry(p.stage.clone()).or_default() += p.ms / 1e3;
+            *stage_s.entry(p.stage.clone()).or_default() += p.batch_ms / 1e3;
         }
         n += done.len();
         failed += done.iter().filter(|d| !d.is_ok()).count();

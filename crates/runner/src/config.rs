@@ -25,6 +25,11 @@ pub struct RunOptions {
     pub threads: usize,
 }
 
+/// Most threads a run may ask for: far above any core count this program is
+/// run on, and low enough that a typo (`--threads 100000`) is refused at once
+/// instead of spending minutes starting threads.
+pub const MAX_THREADS: usize = 256;
+
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
@@ -74,6 +79,10 @@ pub struct PipelinePlan {
     pub run: RunOptions,
     pub context: BuildContext,
     pub stages: Vec<StagePlan>,
+    /// `sha256:` and 16 hex digits of what decides the results: the stage
+    /// tables after `--set`, and the companies (from the file and
+    /// `companies_file`). `[run]` (threads, batch size) is left out.
+    pub digest: String,
 }
 
 /// A `--set <stage id>.<key>=<value>` override (or `run.<key>=<value>`).
@@ -159,6 +168,9 @@ impl PipelinePlan {
             .parse()
             .map_err(|e: toml::de::Error| ConfigError::file(file, toml_syntax_error(text, &e)))?;
         let swapped = apply_overrides(&mut root, overrides)?;
+        let mut decisive = root.clone();
+        decisive.remove("run");
+        decisive.remove("companies_file");
         let parsed: FileConfig =
             parse_options(root).map_err(|e| ConfigError::file(file, e.message).with_key(e.key))?;
 
@@ -166,6 +178,16 @@ impl PipelinePlan {
             .map_err(|e| ConfigError::file(file, e.message).with_key(format!("run.{}", e.key)))?;
         if run.batch_size == 0 {
             return Err(ConfigError::file(file, "must be at least 1").with_key("run.batch_size"));
+        }
+        if run.threads > MAX_THREADS {
+            return Err(ConfigError::file(
+                file,
+                format!(
+                    "{} threads asked; at most {MAX_THREADS} (0 = one per core)",
+                    run.threads
+                ),
+            )
+            .with_key("run.threads"));
         }
 
         let mut companies = parsed.company;
@@ -195,13 +217,31 @@ impl PipelinePlan {
             companies,
         };
         let stages = plan_stages(file, parsed.stage, registry, &context, &swapped)?;
+        let digest = digest(&decisive, &context.companies);
         Ok(PipelinePlan {
             file: file.to_string(),
             run,
             context,
             stages,
+            digest,
         })
     }
+}
+
+/// See [`PipelinePlan::digest`]. TOML tables are ordered maps, so the same
+/// configuration written in another order gives the same digest.
+fn digest(stages: &toml::Table, companies: &[Company]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(toml::to_string(stages).unwrap_or_default());
+    for c in companies {
+        h.update(serde_json::to_string(c).unwrap_or_default());
+    }
+    let hex: String = h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
 }
 
 /// One line: where (line, column) and what, instead of toml's multi-line snippet.

@@ -61,6 +61,15 @@ pub enum IoError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "inputs {first} and {second} both give the id {id:?} (a file's id is its path below \
+         the input folder, without extension); rename one or run them separately"
+    )]
+    DuplicateId {
+        id: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
     #[error("output {path}: {source}")]
     Output {
         path: String,

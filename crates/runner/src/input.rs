@@ -9,7 +9,7 @@
 
 use crate::error::IoError;
 use stancepipe_core::Doc;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -52,9 +52,25 @@ pub struct InputOptions {
 }
 
 enum Source {
-    Text { path: PathBuf, id: String },
-    Jsonl { path: PathBuf },
+    Text {
+        path: PathBuf,
+        id: String,
+    },
+    /// `name` is the file's path below its input folder (or its file name
+    /// when given directly): records without an `"id"` get `<name>:<line>`,
+    /// whatever way the path was typed.
+    Jsonl {
+        path: PathBuf,
+        name: String,
+    },
     Stdin,
+    /// A listed entry that cannot be a document (a dangling symlink, a FIFO,
+    /// an unreadable folder): it becomes an error record, not a silent gap.
+    Broken {
+        path: PathBuf,
+        id: String,
+        message: String,
+    },
 }
 
 const STAGE: &str = "input";
@@ -64,11 +80,19 @@ pub struct Inputs {
     pending: VecDeque<Source>,
     current: Option<Box<dyn Iterator<Item = Doc> + Send>>,
     opts: InputOptions,
+    /// Every id handed out, with where it came from: a repeat becomes an
+    /// error record instead of a second result under the same id (which
+    /// `--resume` would then take for done).
+    seen: HashMap<String, String>,
+    /// The files named or listed, for checks such as "the output is not an
+    /// input".
+    files: Vec<PathBuf>,
 }
 
 /// Expands inputs (directories are listed recursively, in name order, keeping
-/// files with one of `opts.dir_extensions`) and
-/// checks that every path exists. Nothing is read yet.
+/// files with one of `opts.dir_extensions`, in any case) and checks that
+/// every path exists and that no two files give the same id. Nothing is read
+/// yet.
 pub fn open_inputs(inputs: &[Input], opts: InputOptions) -> Result<Inputs, IoError> {
     let mut pending = VecDeque::new();
     for input in inputs {
@@ -80,11 +104,26 @@ pub fn open_inputs(inputs: &[Input], opts: InputOptions) -> Result<Inputs, IoErr
                     source,
                 })?;
                 if meta.is_dir() {
-                    let mut files = Vec::new();
-                    list_dir(path, &opts.dir_extensions, &mut files)?;
-                    files.sort();
-                    for f in files {
-                        pending.push_back(source_for(&f, Some(path)));
+                    let mut listed = Vec::new();
+                    let root = std::fs::canonicalize(path).map_err(|source| IoError::Input {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    std::fs::read_dir(path).map_err(|source| IoError::Input {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    list_dir(path, &opts.dir_extensions, &mut vec![root], &mut listed);
+                    listed.sort_by(|a, b| a.path().cmp(b.path()));
+                    for entry in listed {
+                        pending.push_back(match entry {
+                            Listed::File(f) => source_for(&f, Some(path)),
+                            Listed::Broken(f, message) => Source::Broken {
+                                id: id_for(&f, Some(path)),
+                                path: f,
+                                message,
+                            },
+                        });
                     }
                 } else {
                     pending.push_back(source_for(path, None));
@@ -92,57 +131,185 @@ pub fn open_inputs(inputs: &[Input], opts: InputOptions) -> Result<Inputs, IoErr
             }
         }
     }
+    let mut by_id: HashMap<&str, &Path> = HashMap::new();
+    for source in &pending {
+        if let Source::Text { path, id } | Source::Broken { path, id, .. } = source {
+            if let Some(first) = by_id.insert(id, path) {
+                return Err(IoError::DuplicateId {
+                    id: id.clone(),
+                    first: first.to_path_buf(),
+                    second: path.clone(),
+                });
+            }
+        }
+    }
+    let files = pending
+        .iter()
+        .filter_map(|s| match s {
+            Source::Text { path, .. } | Source::Jsonl { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
     Ok(Inputs {
         pending,
         current: None,
         opts,
+        seen: HashMap::new(),
+        files,
     })
 }
 
-fn list_dir(dir: &Path, extensions: &[String], out: &mut Vec<PathBuf>) -> Result<(), IoError> {
-    let err = |source| IoError::Input {
-        path: dir.to_path_buf(),
-        source,
+/// An entry found in an input folder.
+enum Listed {
+    File(PathBuf),
+    Broken(PathBuf, String),
+}
+
+impl Listed {
+    fn path(&self) -> &Path {
+        match self {
+            Listed::File(p) | Listed::Broken(p, _) => p,
+        }
+    }
+}
+
+fn wanted(path: &Path, extensions: &[String]) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| extensions.iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
+/// Lists `dir` recursively. Symlinked folders are followed unless they point
+/// back into a folder being listed (`ancestors`, canonical); a wanted file
+/// that cannot be a document, and a folder that cannot be read, are
+/// [`Listed::Broken`], so that nothing in an input folder disappears silently.
+fn list_dir(
+    dir: &Path,
+    extensions: &[String],
+    ancestors: &mut Vec<PathBuf>,
+    out: &mut Vec<Listed>,
+) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            return out.push(Listed::Broken(
+                dir.to_path_buf(),
+                format!("cannot read folder: {e}"),
+            ))
+        }
     };
-    for entry in std::fs::read_dir(dir).map_err(err)? {
-        let entry = entry.map_err(err)?;
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                out.push(Listed::Broken(
+                    dir.to_path_buf(),
+                    format!("cannot list folder: {e}"),
+                ));
+                break;
+            }
+        };
         let path = entry.path();
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
-        let ft = entry.file_type().map_err(err)?;
-        let wanted = path
-            .extension()
-            .is_some_and(|e| extensions.iter().any(|x| e == x.as_str()));
-        if ft.is_dir() {
-            list_dir(&path, extensions, out)?;
-        } else if wanted && (ft.is_file() || path.is_file()) {
-            out.push(path);
+        let want = wanted(&path, extensions);
+        let ft = match entry.file_type() {
+            Ok(ft) => ft,
+            Err(e) => {
+                if want {
+                    out.push(Listed::Broken(path, format!("cannot read: {e}")));
+                }
+                continue;
+            }
+        };
+        let meta = if ft.is_symlink() {
+            match std::fs::metadata(&path) {
+                Ok(m) => m,
+                Err(e) => {
+                    if want {
+                        let why = if e.raw_os_error() == Some(libc::ELOOP) {
+                            "a symlink loop".to_string()
+                        } else {
+                            format!("a dangling symlink ({e})")
+                        };
+                        out.push(Listed::Broken(path, format!("cannot read: {why}")));
+                    }
+                    continue;
+                }
+            }
+        } else {
+            match entry.metadata() {
+                Ok(m) => m,
+                Err(e) => {
+                    if want {
+                        out.push(Listed::Broken(path, format!("cannot read: {e}")));
+                    }
+                    continue;
+                }
+            }
+        };
+        if meta.is_dir() {
+            let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            if ancestors.contains(&canonical) {
+                out.push(Listed::Broken(
+                    path,
+                    "symlink loop: points back to a folder that contains it".into(),
+                ));
+                continue;
+            }
+            ancestors.push(canonical);
+            list_dir(&path, extensions, ancestors, out);
+            ancestors.pop();
+        } else if want {
+            if meta.is_file() {
+                out.push(Listed::File(path));
+            } else {
+                out.push(Listed::Broken(
+                    path,
+                    "not a regular file (a FIFO, socket or device); only files are read".into(),
+                ));
+            }
         }
     }
-    Ok(())
 }
 
-/// Ids: a file's stem when given directly; the path below the directory,
-/// without extension, when listed from one (so ids stay unique).
-fn source_for(path: &Path, root: Option<&Path>) -> Source {
-    if path.extension().is_some_and(|e| e == "jsonl") {
-        return Source::Jsonl {
-            path: path.to_path_buf(),
-        };
-    }
-    let rel = root
-        .and_then(|r| path.strip_prefix(r).ok())
-        .unwrap_or_else(|| Path::new(path.file_name().unwrap_or(path.as_os_str())));
-    let id = rel
-        .with_extension("")
-        .components()
+/// Whether a file is read as JSONL (`.jsonl` or `.ndjson`, any case).
+fn is_jsonl(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"))
+}
+
+/// The path below `root` (or the file name when given directly).
+fn relative<'a>(path: &'a Path, root: Option<&Path>) -> &'a Path {
+    root.and_then(|r| path.strip_prefix(r).ok())
+        .unwrap_or_else(|| Path::new(path.file_name().unwrap_or(path.as_os_str())))
+}
+
+fn slash_path(path: &Path) -> String {
+    path.components()
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
-        .join("/");
+        .join("/")
+}
+
+/// A file's id: its stem when given directly; the path below the directory,
+/// without extension, when listed from one.
+fn id_for(path: &Path, root: Option<&Path>) -> String {
+    slash_path(&relative(path, root).with_extension(""))
+}
+
+fn source_for(path: &Path, root: Option<&Path>) -> Source {
+    if is_jsonl(path) {
+        return Source::Jsonl {
+            path: path.to_path_buf(),
+            name: slash_path(relative(path, root)),
+        };
+    }
     Source::Text {
         path: path.to_path_buf(),
-        id,
+        id: id_for(path, root),
     }
 }
 
@@ -204,19 +371,40 @@ fn read_text_file(path: &Path, id: String, max: u64) -> Doc {
     }
 }
 
-/// Reads `{"id", "text"}` records, one per line. Blank lines are skipped;
-/// other fields are ignored; a record without `id` gets `<name>:<line>`.
+/// Reads `{"id", "text"}` records, one per line. Blank lines and a UTF-8
+/// byte-order mark before the first record are skipped; other fields are
+/// ignored; a record without `id` gets `<id_name>:<line>`.
 struct JsonlReader<R> {
     reader: R,
+    /// The path as given, for `source`.
     name: String,
+    /// The stable name in default ids (see [`Source::Jsonl`]).
+    id_name: String,
     line: usize,
     max: u64,
+    /// Set after a read error: the stream ends with the record saying so.
+    ended: bool,
 }
+
+impl<R> JsonlReader<R> {
+    fn new(reader: R, name: String, id_name: String, max: u64) -> Self {
+        JsonlReader {
+            reader,
+            name,
+            id_name,
+            line: 0,
+            max,
+            ended: false,
+        }
+    }
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl<R: BufRead> Iterator for JsonlReader<R> {
     type Item = Doc;
     fn next(&mut self) -> Option<Doc> {
-        loop {
+        while !self.ended {
             let mut buf = Vec::new();
             self.line += 1;
             let here = format!("{}:{}", self.name, self.line);
@@ -225,17 +413,22 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
                 Ok(_) => {}
                 Err(e) => {
                     // An unreadable stream ends here, with one record saying so.
-                    self.max = 0;
-                    let mut d = Doc::failed(here.clone(), STAGE, format!("cannot read: {e}"));
+                    self.ended = true;
+                    let id = format!("{}:{}", self.id_name, self.line);
+                    let mut d = Doc::failed(id, STAGE, format!("cannot read: {e}"));
                     d.source = Some(here);
                     return Some(d);
                 }
+            }
+            if self.line == 1 && buf.starts_with(BOM) {
+                buf.drain(..BOM.len());
             }
             if buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
             return Some(self.parse(here, buf));
         }
+        None
     }
 }
 
@@ -246,15 +439,16 @@ impl<R> JsonlReader<R> {
             d.source = Some(here.clone());
             d
         };
+        let line_id = format!("{}:{}", self.id_name, self.line);
         let value: serde_json::Value = match serde_json::from_slice(&buf) {
             Ok(v) => v,
-            Err(e) => return fail(here.clone(), format!("invalid JSON record: {e}")),
+            Err(e) => return fail(line_id, format!("invalid JSON record: {e}")),
         };
         let id = match value.get("id") {
             Some(serde_json::Value::String(s)) => s.clone(),
             Some(serde_json::Value::Number(n)) => n.to_string(),
-            None | Some(serde_json::Value::Null) => here.clone(),
-            Some(_) => return fail(here.clone(), "\"id\" must be a string or a number".into()),
+            None | Some(serde_json::Value::Null) => line_id,
+            Some(_) => return fail(line_id, "\"id\" must be a string or a number".into()),
         };
         match value.get("text") {
             Some(serde_json::Value::String(text)) => {
@@ -270,20 +464,24 @@ impl Inputs {
         let max = self.opts.max_doc_bytes;
         match source {
             Source::Text { path, id } => Box::new(std::iter::once(read_text_file(&path, id, max))),
-            Source::Jsonl { path } => match File::open(&path) {
-                Ok(f) => Box::new(JsonlReader {
-                    reader: BufReader::new(f),
-                    name: path.display().to_string(),
-                    line: 0,
+            Source::Jsonl { path, name } => match File::open(&path) {
+                Ok(f) => Box::new(JsonlReader::new(
+                    BufReader::new(f),
+                    path.display().to_string(),
+                    name,
                     max,
-                }),
+                )),
                 Err(e) => {
-                    let name = path.display().to_string();
-                    let mut d = Doc::failed(name.clone(), STAGE, format!("cannot read: {e}"));
-                    d.source = Some(name);
+                    let mut d = Doc::failed(name, STAGE, format!("cannot read: {e}"));
+                    d.source = Some(path.display().to_string());
                     Box::new(std::iter::once(d))
                 }
             },
+            Source::Broken { path, id, message } => {
+                let mut d = Doc::failed(id, STAGE, message);
+                d.source = Some(path.display().to_string());
+                Box::new(std::iter::once(d))
+            }
             Source::Stdin => {
                 let mut reader = BufReader::new(std::io::stdin());
                 let jsonl = match self.opts.stdin_format {
@@ -292,15 +490,15 @@ impl Inputs {
                     StdinFormat::Auto => peek_is_json(&mut reader),
                 };
                 if jsonl {
-                    Box::new(JsonlReader {
-                        reader,
-                        name: "-".into(),
-                        line: 0,
-                        max,
-                    })
+                    Box::new(JsonlReader::new(reader, "-".into(), "-".into(), max))
                 } else {
                     let mut bytes = Vec::new();
                     let doc = match reader.take(max + 1).read_to_end(&mut bytes) {
+                        // Nothing was given: no document (not an empty one).
+                        Ok(0) => {
+                            tracing::warn!("stdin is empty: no document read from it");
+                            return Box::new(std::iter::empty());
+                        }
                         Ok(_) => doc_from_bytes("stdin".into(), "-".into(), bytes, max),
                         Err(e) => Doc::failed("stdin", STAGE, format!("cannot read stdin: {e}")),
                     };
@@ -311,8 +509,12 @@ impl Inputs {
     }
 }
 
-/// Whether the first non-blank byte of a stream is `{`, without consuming it.
+/// Whether the first non-blank byte of a stream is `{`, without consuming it
+/// (a leading UTF-8 byte-order mark is consumed).
 fn peek_is_json<R: BufRead>(reader: &mut R) -> bool {
+    if reader.fill_buf().is_ok_and(|b| b.starts_with(BOM)) {
+        reader.consume(BOM.len());
+    }
     loop {
         let (skip, found) = match reader.fill_buf() {
             Ok([]) | Err(_) => return false,
@@ -337,9 +539,9 @@ impl Inputs {
         let mut n = 0u64;
         for source in &self.pending {
             n += match source {
-                Source::Text { .. } => 1,
+                Source::Text { .. } | Source::Broken { .. } => 1,
                 Source::Stdin => return None,
-                Source::Jsonl { path } => {
+                Source::Jsonl { path, .. } => {
                     let file = File::open(path).ok()?;
                     let mut count = 0;
                     for line in BufReader::new(file).split(b'\n') {
@@ -353,12 +555,42 @@ impl Inputs {
     }
 }
 
+impl Inputs {
+    /// The files named or listed (text and JSONL), as given.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// Turns a repeat of an id already handed out into an error record.
+    fn unique(&mut self, mut doc: Doc) -> Doc {
+        let here = doc.source.clone().unwrap_or_else(|| doc.id.clone());
+        match self.seen.get(&doc.id) {
+            Some(first) => {
+                let message = format!(
+                    "duplicate id {:?}: already used by {first}; ids must be unique (this record is not processed)",
+                    doc.id
+                );
+                doc.text.clear();
+                doc.error = Some(stancepipe_core::DocError {
+                    stage: STAGE.into(),
+                    message,
+                });
+                doc
+            }
+            None => {
+                self.seen.insert(doc.id.clone(), here);
+                doc
+            }
+        }
+    }
+}
+
 impl Iterator for Inputs {
     type Item = Doc;
     fn next(&mut self) -> Option<Doc> {
         loop {
             if let Some(doc) = self.current.as_mut().and_then(Iterator::next) {
-                return Some(doc);
+                return Some(self.unique(doc));
             }
             let source = self.pending.pop_front()?;
             self.current = Some(self.open(source));
@@ -390,13 +622,9 @@ mod tests {
     #[test]
     fn jsonl_records_and_bad_lines() {
         let data = "{\"id\": \"x\", \"text\": \"hello\"}\n\nnot json\n{\"text\": \"no id\"}\n{\"id\": 7}\n";
-        let docs: Vec<Doc> = JsonlReader {
-            reader: Cursor::new(data),
-            name: "f.jsonl".into(),
-            line: 0,
-            max: MAX,
-        }
-        .collect();
+        let docs: Vec<Doc> =
+            JsonlReader::new(Cursor::new(data), "d/f.jsonl".into(), "f.jsonl".into(), MAX)
+                .collect();
         assert_eq!(docs.len(), 4);
         assert_eq!((docs[0].id.as_str(), docs[0].text.as_str()), ("x", "hello"));
         assert_eq!(docs[1].id, "f.jsonl:3");
@@ -454,5 +682,133 @@ mod tests {
         );
         assert_eq!(with_stdin.unwrap().count_hint(), None);
         assert!(open_inputs(&[Input::Path(dir.path().join("missing"))], opts).is_err());
+    }
+
+    fn opts(exts: &[&str]) -> InputOptions {
+        InputOptions {
+            max_doc_bytes: MAX,
+            stdin_format: StdinFormat::Auto,
+            dir_extensions: exts.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    fn read(paths: &[&Path], exts: &[&str]) -> Vec<Doc> {
+        let inputs: Vec<Input> = paths.iter().map(|p| Input::Path(p.to_path_buf())).collect();
+        open_inputs(&inputs, opts(exts)).unwrap().collect()
+    }
+
+    #[test]
+    fn a_bom_and_other_jsonl_extensions_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = "{\"id\":\"a\",\"text\":\"A\"}\n";
+        for name in ["x.NDJSON", "y.JSONL", "z.ndjson"] {
+            std::fs::write(dir.path().join(name), format!("\u{feff}{record}")).unwrap();
+            let docs = read(&[&dir.path().join(name)], &[]);
+            assert_eq!(docs.len(), 1, "{name}");
+            assert!(docs[0].is_ok(), "{name}: {:?}", docs[0].error);
+            assert_eq!(docs[0].text, "A");
+        }
+        // Listed from a folder, extensions match in any case.
+        std::fs::write(dir.path().join("w.TXT"), "W").unwrap();
+        let docs = read(&[dir.path()], &["txt"]);
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].id, "w");
+        // A BOM on stdin's first record does not hide the JSON.
+        let mut r = Cursor::new(format!("\u{feff}{record}").into_bytes());
+        assert!(peek_is_json(&mut r));
+    }
+
+    #[test]
+    fn a_repeated_jsonl_id_becomes_an_error_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.jsonl");
+        std::fs::write(
+            &path,
+            "{\"id\":\"a\",\"text\":\"one\"}\n{\"id\":\"a\",\"text\":\"two\"}\n{\"id\":\"b\",\"text\":\"B\"}\n",
+        )
+        .unwrap();
+        let docs = read(&[&path], &[]);
+        assert_eq!(docs.len(), 3);
+        assert!(docs[0].is_ok() && docs[2].is_ok());
+        assert_eq!(docs[1].id, "a");
+        let e = docs[1].error.as_ref().unwrap();
+        assert!(e.message.contains("duplicate id"), "{}", e.message);
+        assert!(docs[1].text.is_empty());
+    }
+
+    #[test]
+    fn files_that_give_one_id_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("x.txt"), "T").unwrap();
+        std::fs::write(dir.path().join("x.md"), "M").unwrap();
+        let e = open_inputs(&[Input::Path(dir.path().into())], opts(&["txt", "md"]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("x.md") && e.contains("x.txt") && e.contains("\"x\""),
+            "{e}"
+        );
+        // Two folders with the same relative name.
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        for d in [&a, &b] {
+            std::fs::create_dir(d).unwrap();
+            std::fs::write(d.join("doc.txt"), "D").unwrap();
+        }
+        let inputs = [Input::Path(a), Input::Path(b)];
+        assert!(open_inputs(&inputs, opts(&["txt"])).is_err());
+    }
+
+    #[test]
+    fn default_jsonl_ids_do_not_depend_on_how_the_path_was_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("in");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::write(sub.join("x.jsonl"), "{\"text\":\"A\"}\nnot json\n").unwrap();
+        let plain = read(&[&sub.join("x.jsonl")], &[]);
+        let odd = read(&[&sub.join("../in/./x.jsonl")], &[]);
+        let ids = |d: &[Doc]| d.iter().map(|d| d.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&plain), ["x.jsonl:1", "x.jsonl:2"]);
+        assert_eq!(ids(&plain), ids(&odd));
+    }
+
+    #[test]
+    fn nothing_in_a_folder_disappears_silently() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::write(p.join("ok.txt"), "fine").unwrap();
+        symlink(p.join("missing.txt"), p.join("dangling.txt")).unwrap();
+        symlink(p.join("loop2.txt"), p.join("loop1.txt")).unwrap();
+        symlink(p.join("loop1.txt"), p.join("loop2.txt")).unwrap();
+        symlink(p, p.join("up")).unwrap();
+        let fifo = std::ffi::CString::new(p.join("pipe.txt").to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo reads a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        std::fs::write(p.join("notes.md"), "not wanted").unwrap();
+        let docs = read(&[p], &["txt"]);
+        let summary: Vec<(String, bool)> = docs.iter().map(|d| (d.id.clone(), d.is_ok())).collect();
+        assert_eq!(
+            summary,
+            [
+                ("dangling".to_string(), false),
+                ("loop1".to_string(), false),
+                ("loop2".to_string(), false),
+                ("ok".to_string(), true),
+                ("pipe".to_string(), false),
+                ("up".to_string(), false),
+            ]
+        );
+        let message = |id: &str| {
+            docs.iter()
+                .find(|d| d.id == id)
+                .and_then(|d| d.error.as_ref())
+                .map(|e| e.message.clone())
+                .unwrap()
+        };
+        assert!(message("dangling").contains("dangling symlink"));
+        assert!(message("loop1").contains("symlink loop"));
+        assert!(message("pipe").contains("not a regular file"));
+        assert!(message("up").contains("symlink loop"));
     }
 }

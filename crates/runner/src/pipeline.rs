@@ -23,6 +23,9 @@ pub struct BuiltStage {
 pub struct Pipeline {
     pub stages: Vec<BuiltStage>,
     pub batch_size: usize,
+    /// Stamped on every document as `config_digest` (see
+    /// [`PipelinePlan::digest`]).
+    pub config_digest: Option<String>,
     /// The rayon pool every batch runs inside (CPU stages spread documents
     /// over it); see [`Threads`].
     pool: rayon::ThreadPool,
@@ -79,7 +82,9 @@ impl PipelinePlan {
                 stage,
             });
         }
-        Ok(Pipeline::new(stages, self.run.batch_size, pool))
+        let mut pipeline = Pipeline::new(stages, self.run.batch_size, pool);
+        pipeline.config_digest = Some(self.digest.clone());
+        Ok(pipeline)
     }
 }
 
@@ -123,6 +128,7 @@ impl Pipeline {
         Pipeline {
             stages,
             batch_size,
+            config_digest: None,
             pool,
         }
     }
@@ -148,7 +154,8 @@ impl Pipeline {
         let n = batch.len();
         let mut positions = Vec::with_capacity(n);
         let mut live = Vec::with_capacity(n);
-        for (i, doc) in batch.into_iter().enumerate() {
+        for (i, mut doc) in batch.into_iter().enumerate() {
+            doc.config_digest.clone_from(&self.config_digest);
             if doc.is_ok() {
                 positions.push(i);
                 live.push(doc);
@@ -164,7 +171,8 @@ impl Pipeline {
             let errors = self
                 .pool
                 .install(|| run_isolated(built.stage.as_ref(), &mut live));
-            let ms = start.elapsed().as_secs_f64() * 1e3;
+            let batch_ms = start.elapsed().as_secs_f64() * 1e3;
+            let batch_docs = live.len();
             for (i, message) in errors {
                 if let Some(doc) = live.get_mut(i) {
                     doc.error = Some(DocError {
@@ -178,7 +186,8 @@ impl Pipeline {
                 kind: built.kind.clone(),
                 backend: built.stage.backend().to_string(),
                 model: built.stage.model().unwrap_or("none").to_string(),
-                ms,
+                batch_ms,
+                batch_docs,
             };
             let (old_pos, old_live) = (std::mem::take(&mut positions), std::mem::take(&mut live));
             for (p, mut doc) in old_pos.into_iter().zip(old_live) {

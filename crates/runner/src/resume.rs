@@ -5,8 +5,13 @@
 //! one torn last line (no newline yet). Resuming keeps the complete lines,
 //! cuts the torn tail, and skips the ids already written; their results,
 //! error records included, are not recomputed.
+//!
+//! Only stancepipe's own records count: a line without `schema_version` and
+//! `id` (the input file itself, another program's output) stops the resume
+//! before anything is written, so that no document is taken for done
+//! without having run.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -18,6 +23,20 @@ pub struct Resume {
     pub done: HashSet<String>,
     /// The torn last line that was cut off, if any: (line number, bytes).
     pub cut: Option<(usize, u64)>,
+    /// How many records each configuration digest made (`None`: records
+    /// without one, from before digests were written).
+    pub digests: BTreeMap<Option<String>, usize>,
+}
+
+impl Resume {
+    /// How many records were made with another configuration than `digest`.
+    pub fn made_otherwise(&self, digest: &str) -> usize {
+        self.digests
+            .iter()
+            .filter(|(d, _)| d.as_deref() != Some(digest))
+            .map(|(_, n)| n)
+            .sum()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,12 +103,22 @@ impl Resume {
             };
             let value: serde_json::Value =
                 serde_json::from_slice(&buf).map_err(|e| corrupt(format!("invalid JSON: {e}")))?;
+            if !value.get("schema_version").is_some_and(|v| v.is_u64()) {
+                return Err(corrupt(
+                    "no \"schema_version\": not written by stancepipe run".into(),
+                ));
+            }
             match value.get("id") {
                 Some(serde_json::Value::String(id)) => {
                     resume.done.insert(id.clone());
                 }
                 _ => return Err(corrupt("no \"id\" string".into())),
             }
+            let digest = value
+                .get("config_digest")
+                .and_then(|d| d.as_str())
+                .map(String::from);
+            *resume.digests.entry(digest).or_default() += 1;
         }
         Ok(resume)
     }
@@ -103,11 +132,15 @@ mod tests {
     fn complete_records_are_kept_and_a_torn_tail_cut() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.jsonl");
-        let whole = "{\"id\":\"a\",\"text\":\"x\"}\n\n{\"id\":\"b\",\"text\":\"y\"}\n";
+        let whole =
+            "{\"schema_version\":3,\"id\":\"a\",\"text\":\"x\",\"config_digest\":\"d1\"}\n\n\
+                     {\"schema_version\":3,\"id\":\"b\",\"text\":\"y\",\"config_digest\":\"d2\"}\n";
         std::fs::write(&path, format!("{whole}{{\"id\":\"c\",\"te")).unwrap();
         let r = Resume::prepare(&path).unwrap();
         assert_eq!(r.done, HashSet::from(["a".to_string(), "b".to_string()]));
         assert_eq!(r.cut, Some((4, 13)));
+        assert_eq!(r.made_otherwise("d1"), 1);
+        assert_eq!(r.made_otherwise("d3"), 2);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
         // Again: nothing left to cut.
         let r = Resume::prepare(&path).unwrap();
@@ -120,10 +153,18 @@ mod tests {
         let r = Resume::prepare(&dir.path().join("none.jsonl")).unwrap();
         assert!(r.done.is_empty() && r.cut.is_none());
         let path = dir.path().join("out.jsonl");
-        std::fs::write(&path, "{\"id\":\"a\"}\nnot json\n{\"id\":\"b\"}\n").unwrap();
+        std::fs::write(
+            &path,
+            "{\"schema_version\":3,\"id\":\"a\"}\nnot json\n{\"id\":\"b\"}\n",
+        )
+        .unwrap();
         let e = Resume::prepare(&path).unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("invalid JSON"), "{e}");
-        std::fs::write(&path, "{\"id\":3}\n").unwrap();
+        // An input record (`id` and `text`, no schema version) is not ours.
+        std::fs::write(&path, "{\"id\":\"a\",\"text\":\"x\"}\n").unwrap();
+        let e = Resume::prepare(&path).unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("schema_version"), "{e}");
+        std::fs::write(&path, "{\"schema_version\":3,\"id\":3}\n").unwrap();
         let e = Resume::prepare(&path).unwrap_err().to_string();
         assert!(e.contains("line 1") && e.contains("\"id\""), "{e}");
     }

@@ -170,8 +170,8 @@ impl StageConfig for RustBertConfig {
             })),
             Err(e) if self.fallback == Fallback::Extractive => {
                 let note = format!(
-                    "abstractive model {} unavailable ({}); extractive summary instead (fallback = \"extractive\")",
-                    self.model, e.message
+                    "abstractive model unavailable: {}; extractive summary instead (fallback = \"extractive\")",
+                    e.message
                 );
                 tracing::warn!("summarize: {note}");
                 Ok(Box::new(FallbackStage {
