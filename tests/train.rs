@@ -78,6 +78,7 @@ fn train_never_replaces_the_shipped_models_without_force() {
             "models/heads/stance/document.json",
         ],
     ];
+    // Refused before any data is read (the data folder here is missing).
     for args in attempts {
         let mut a = args.to_vec();
         a.extend(["--data", "tests/fixtures/no-such-data", "--quiet"]);
@@ -89,6 +90,46 @@ fn train_never_replaces_the_shipped_models_without_force() {
         before,
         "the shipped heads are byte-identical"
     );
+
+    // With data that trains (a tiny PhraseBank), into a copy of the shipped
+    // sentence head: refused, the copy byte-identical; --force replaces it.
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("phrasebank")).unwrap();
+    let lines: String = (0..20)
+        .map(|i| match i % 3 {
+            0 => format!("Profit rose {i} percent and the outlook improved .@positive\n"),
+            1 => format!("Sales fell {i} percent after heavy losses .@negative\n"),
+            _ => format!("The meeting is on day {i} .@neutral\n"),
+        })
+        .collect();
+    for f in ["Sentences_50Agree.txt", "Sentences_AllAgree.txt"] {
+        std::fs::write(data.join("phrasebank").join(f), &lines).unwrap();
+    }
+    let copy = tmp.path().join("heads/sentence");
+    std::fs::create_dir_all(&copy).unwrap();
+    for (p, bytes) in files(&heads.join("sentence")) {
+        std::fs::write(copy.join(p.file_name().unwrap()), bytes).unwrap();
+    }
+    let copied = files(&copy);
+    let sentiment = |force: bool| {
+        let mut a = vec!["train", "sentiment", "--epochs", "1", "--quiet"];
+        a.extend([
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            copy.to_str().unwrap(),
+        ]);
+        if force {
+            a.push("--force");
+        }
+        stancepipe(&a, None)
+    };
+    assert_refused(&sentiment(false), "train sentiment --out <existing head>");
+    assert_eq!(files(&copy), copied, "the existing head is byte-identical");
+    let out = sentiment(true);
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    assert_ne!(files(&copy), copied, "--force replaced it");
+    assert_eq!(manifest(&copy)["training"]["data"]["sizes"]["train"], 16);
 }
 
 /// Removes a folder the test made inside the repository, even on failure.
@@ -96,6 +137,10 @@ struct Remove(PathBuf);
 impl Drop for Remove {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        // models/trained itself, when this left it empty.
+        if let Some(parent) = self.0.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
     }
 }
 
