@@ -163,9 +163,14 @@ fn trains_on_user_gold_into_new_folders_and_eval_reads_the_heads() {
         .strip_prefix("sentiment head written to ")
         .unwrap_or_else(|| panic!("{}", lines[0]));
     let (dest, usage) = rest.split_once("; ").unwrap();
-    assert_eq!(usage, format!("use it with --set classify.head={dest}"));
     assert!(dest.starts_with("models/trained/sentiment-"), "{dest}");
     let default_dir = root().join(dest);
+    // The hint names the folder by absolute path (`--set` paths are read
+    // against the config file's folder).
+    assert_eq!(
+        usage,
+        format!("use it with --set classify.head={}", default_dir.display())
+    );
     let _cleanup = Remove(default_dir.clone());
     assert!(default_dir.join("head.safetensors").exists());
     let m = manifest(&default_dir);
@@ -204,7 +209,8 @@ fn trains_on_user_gold_into_new_folders_and_eval_reads_the_heads() {
 
     // 2. The one-pass stance model (encoder adapters, stance head, sentence
     //    head) on the gold file, dev part from a second gold file.
-    let m_dir = tmp.path().join("m");
+    // Canonical, so that the printed paths and the absolute hint agree.
+    let m_dir = tmp.path().canonicalize().unwrap().join("m");
     let stance_dir = m_dir.join("stance");
     let sentence_dir = m_dir.join("sentence");
     let stance_arg = stance_dir.to_str().unwrap();

@@ -429,7 +429,7 @@ fn train_document(args: &TrainArgs, quiet: bool) -> Result<u8, Failure> {
     println!(
         "document decision written to {}; use it with --set stance.aggregator={}",
         out.display(),
-        out.display()
+        absolute(&out).display()
     );
     Ok(0)
 }
@@ -526,10 +526,16 @@ fn train_stance(
         "stance model written to {} and {}; use it with --set stance.head={} --set classify.head={}",
         out.display(),
         sentence_out.display(),
-        out.display(),
-        sentence_out.display()
+        absolute(&out).display(),
+        absolute(&sentence_out).display()
     );
     Ok(0)
+}
+
+/// `path` made absolute for the `--set` hint: a relative path in `--set`
+/// is read against the config file's folder, not the current one.
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The `--gold` data of `train sentiment|stance`, read and split.
@@ -827,7 +833,7 @@ fn train(mut args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
     println!(
         "{name} head written to {}; use it with --set {stage}.head={}",
         out.display(),
-        out.display()
+        absolute(&out).display()
     );
     Ok(0)
 }
