@@ -30,6 +30,6 @@ for g in ${LOSO_GROUPS:-none news vast tweets claims}; do
   sources=$(IFS=,; echo "${keep[*]}")
   echo "== without [${LEFT_OUT[$g]}]: $sources" >&2
   "$BIN" train stance --data "$DATA" --epochs "$EPOCHS" --stance-sources "$sources" \
-    --out "$OUT/$g/stance" --sentence-out "$OUT/$g/sentence" --quiet > "$OUT-$g.log"
+    --out "$OUT/$g/stance" --sentence-out "$OUT/$g/sentence" --force --quiet > "$OUT-$g.log"
 done
 python3 scripts/loso_table.py "$OUT"/*/stance/manifest.json

@@ -12,6 +12,16 @@ macro_rules! say {
     }};
 }
 
+/// A line on stdout; a closed or full stdout is exit 3 with one line, not
+/// a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)
+            .map_err(|e| Failure::new(exit::IO, format!("stdout: {e}")))
+    }};
+}
+
 mod run_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -92,9 +102,31 @@ struct TrainArgs {
     /// The sentence encoder (a sentence-transformers directory or hub id).
     #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
     encoder: String,
-    /// Where to write the head (default models/heads/<task>).
+    /// Where to write the head (default: a new folder
+    /// models/trained/<task>-<UTC time>; `stance`: its stance/ and
+    /// sentence/ folders; `document`: models/trained/document-<UTC time>.json).
+    /// An existing model there is replaced only with --force.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace an existing model at --out (or --sentence-out). Without it,
+    /// `train` refuses (exit 2) and writes nothing.
+    #[arg(long)]
+    force: bool,
+    /// `sentiment` and `stance`: train on your own labels, a gold JSONL file
+    /// in the format `stancepipe eval` reads (or a folder with gold.jsonl;
+    /// docs/evaluation.md): sentence labels train the sentence head, entity
+    /// stances the target head. Only this data trains unless --with-data.
+    #[arg(long, value_name = "FILE")]
+    gold: Option<PathBuf>,
+    /// With --gold: the dev part (model selection) is this gold file and
+    /// every record of --gold trains. Default: --gold split by record index
+    /// (index % 10: 8 dev, 9 test, else train).
+    #[arg(long, value_name = "FILE", requires = "gold")]
+    dev: Option<PathBuf>,
+    /// With --gold: also train on the bundled sets of --data (PhraseBank;
+    /// for `stance` also the --stance-sources sets).
+    #[arg(long, requires = "gold")]
+    with_data: bool,
     #[arg(long, default_value_t = 13)]
     seed: i64,
     /// Epochs (default 300 for a frozen encoder, 3 when tuning).
@@ -441,10 +473,10 @@ fn train_document(args: &TrainArgs, quiet: bool) -> Result<u8, Failure> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("models/heads/stance/document.json"));
+        .ok_or_else(|| Failure::new(exit::CONFIG, "train document: no destination (internal)"))?;
     let heads: Vec<String> = args.head.iter().map(|h| h.display().to_string()).collect();
     let command = format!(
-        "stancepipe train document --data {} --encoder {} --head {} --tokenizer {}{} --out {} --seed {}",
+        "stancepipe train document --data {} --encoder {} --head {} --tokenizer {}{} --out {} --seed {}{}",
         args.data.display(),
         args.encoder,
         heads.join(","),
@@ -452,6 +484,7 @@ fn train_document(args: &TrainArgs, quiet: bool) -> Result<u8, Failure> {
         if args.references { " --references" } else { "" },
         out.display(),
         args.seed,
+        if args.force { " --force" } else { "" },
     );
     let bar = train_bar(quiet);
     let progress = |what: &str, done: usize, total: usize| train_progress(&bar, what, done, total);
@@ -467,11 +500,17 @@ fn train_document(args: &TrainArgs, quiet: bool) -> Result<u8, Failure> {
         stancepipe_train::document::train_document(&args.data, &setup, &out, &command, &progress)
             .map_err(|m| Failure::new(exit::IO, m))?;
     bar.finish_and_clear();
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&fitted).unwrap_or_default()
-    );
-    eprintln!("stancepipe: document decision written to {}", out.display());
+    if !quiet {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&fitted).unwrap_or_default()
+        );
+    }
+    out!(
+        "document decision written to {}; use it with --set stance.aggregator={}",
+        out.display(),
+        absolute(&out).display()
+    )?;
     Ok(0)
 }
 
@@ -483,7 +522,10 @@ fn train_stance(
     quiet: bool,
 ) -> Result<u8, Failure> {
     use stancepipe_train::stance::{default_params, StanceSetup, StanceSource};
-    let sources: Vec<StanceSource> = if args.stance_sources.is_empty() {
+    let gold_only = args.gold.is_some() && !args.with_data;
+    let sources: Vec<StanceSource> = if gold_only {
+        Vec::new()
+    } else if args.stance_sources.is_empty() {
         StanceSource::ALL.to_vec()
     } else {
         let mut v = Vec::new();
@@ -504,19 +546,18 @@ fn train_stance(
             .filter(|s| v.contains(s))
             .collect()
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("models/heads/stance"));
-    let sentence_out = args
-        .sentence_out
-        .clone()
-        .unwrap_or_else(|| out.with_file_name("sentence"));
+    let (Some(out), Some(sentence_out)) = (args.out.clone(), args.sentence_out.clone()) else {
+        return Err(Failure::new(
+            exit::CONFIG,
+            "train stance: no destination (internal)",
+        ));
+    };
+    let gold = read_user_gold(args)?;
     let epochs = args.epochs.unwrap_or(3);
     let mut params = default_params(args.seed, epochs);
     params.batch = args.batch;
     let command = format!(
-        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --stance-sources {}",
+        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {}{}{}",
         args.data.display(),
         args.encoder,
         out.display(),
@@ -524,7 +565,15 @@ fn train_stance(
         args.seed,
         epochs,
         args.batch,
-        sources.iter().map(|s| s.name()).collect::<Vec<_>>().join(","),
+        if gold_only {
+            String::new()
+        } else {
+            format!(
+                " --stance-sources {}",
+                sources.iter().map(|s| s.name()).collect::<Vec<_>>().join(",")
+            )
+        },
+        gold_flags(args),
     );
     let bar = train_bar(quiet);
     let progress = |what: &str, done: usize, total: usize| train_progress(&bar, what, done, total);
@@ -538,7 +587,8 @@ fn train_stance(
         (&out, &sentence_out),
         &StanceSetup {
             sources,
-            sentences: true,
+            sentences: !gold_only,
+            gold,
             params,
         },
         &command,
@@ -546,20 +596,161 @@ fn train_stance(
     )
     .map_err(|m| Failure::new(exit::IO, m))?;
     bar.finish_and_clear();
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&manifest.training).unwrap_or_default()
-    );
-    eprintln!(
-        "stancepipe: heads written to {} and {}",
+    if !quiet {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&manifest.training).unwrap_or_default()
+        );
+    }
+    out!(
+        "stance model written to {} and {}; use it with --set stance.head={} --set classify.head={}",
         out.display(),
-        sentence_out.display()
-    );
+        sentence_out.display(),
+        absolute(&out).display(),
+        absolute(&sentence_out).display()
+    )?;
     Ok(0)
 }
 
-fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
+/// `path` made absolute for the `--set` hint: a relative path in `--set`
+/// is read against the config file's folder, not the current one.
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The `--gold` data of `train sentiment|stance`, read and split.
+fn read_user_gold(args: &TrainArgs) -> Result<Option<stancepipe_train::gold::UserData>, Failure> {
+    args.gold
+        .as_ref()
+        .map(|g| stancepipe_train::gold::UserData::read(g, args.dev.as_deref()))
+        .transpose()
+        .map_err(|m| Failure::new(exit::IO, m))
+}
+
+/// `--gold`, `--dev`, `--with-data` and `--force` as the manifest's command records them.
+fn gold_flags(args: &TrainArgs) -> String {
+    let mut s = String::new();
+    if let Some(g) = &args.gold {
+        s.push_str(&format!(" --gold {}", g.display()));
+    }
+    if let Some(d) = &args.dev {
+        s.push_str(&format!(" --dev {}", d.display()));
+    }
+    if args.with_data {
+        s.push_str(" --with-data");
+    }
+    if args.force {
+        s.push_str(" --force");
+    }
+    s
+}
+
+/// A new folder name below models/trained/: `<name>-<UTC time>` (with a
+/// counter when that exists already), e.g. `sentiment-20261201-121530`.
+fn fresh_destination(name: &str, ext: &str) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let base = format!("{name}-{}", utc_stamp(secs));
+    let mut n = 1;
+    loop {
+        let stem = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        let p = PathBuf::from("models/trained").join(format!("{stem}{ext}"));
+        if !p.exists() {
+            return p;
+        }
+        n += 1;
+    }
+}
+
+/// `YYYYMMDD-HHMMSS` of a Unix time, UTC (days to civil date: H. Hinnant's
+/// algorithm).
+fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Refuses (exit 2, nothing written) to write where a model already is,
+/// unless --force: an existing file, or a folder that is not empty.
+fn refuse_existing(path: &std::path::Path, force: bool) -> Result<(), Failure> {
+    let taken = match std::fs::read_dir(path) {
+        Ok(mut entries) => entries.next().is_some(),
+        Err(_) => path.exists(),
+    };
+    if taken && !force {
+        return Err(Failure::new(
+            exit::CONFIG,
+            format!(
+                "{} already holds a model; train does not replace it without --force (or give a new --out)",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Sets `args.out` (and `args.sentence_out` for `stance`) to where this run
+/// writes, and refuses an existing model there without --force.
+fn destinations(args: &mut TrainArgs) -> Result<(), Failure> {
+    let name = match args.task {
+        TrainTask::Sentiment => "sentiment",
+        TrainTask::Target => "target",
+        TrainTask::Stance => "stance",
+        TrainTask::Document => "document",
+    };
+    if args.out.is_none() {
+        args.out = Some(match args.task {
+            TrainTask::Document => fresh_destination(name, ".json"),
+            TrainTask::Stance => fresh_destination(name, "").join("stance"),
+            _ => fresh_destination(name, ""),
+        });
+    }
+    let out = args.out.clone().unwrap_or_default();
+    refuse_existing(&out, args.force)?;
+    if matches!(args.task, TrainTask::Stance) {
+        let sentence = args
+            .sentence_out
+            .clone()
+            .unwrap_or_else(|| out.with_file_name("sentence"));
+        refuse_existing(&sentence, args.force)?;
+        args.sentence_out = Some(sentence);
+    }
+    Ok(())
+}
+
+fn train(mut args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
     use stancepipe_core::{ModelRepo, ModelSource};
+    if args.gold.is_some() && matches!(args.task, TrainTask::Target | TrainTask::Document) {
+        return Err(Failure::new(
+            exit::CONFIG,
+            "--gold applies to `train sentiment` and `train stance` only",
+        ));
+    }
+    if args.gold.is_some() && !args.with_data && !args.stance_sources.is_empty() {
+        return Err(Failure::new(
+            exit::CONFIG,
+            "--stance-sources with --gold needs --with-data (alone, --gold trains on the gold data only)",
+        ));
+    }
     if matches!(args.task, TrainTask::Sentiment) {
         let only_target = [
             ("--features", !args.features.is_empty()),
@@ -573,6 +764,7 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
             ));
         }
     }
+    destinations(&mut args)?;
     let io = |m: String| Failure::new(exit::IO, m);
     let ctx = stancepipe_core::BuildContext {
         base_dir: PathBuf::from("."),
@@ -588,14 +780,12 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
     if matches!(args.task, TrainTask::Document) {
         return train_document(&args, quiet);
     }
-    let (name, default_out) = match args.task {
-        TrainTask::Sentiment => ("sentiment", "models/heads/sentiment"),
-        _ => ("target", "models/heads/target"),
+    let name = match args.task {
+        TrainTask::Sentiment => "sentiment",
+        _ => "target",
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(default_out));
+    let out = args.out.clone().unwrap_or_default();
+    let gold = read_user_gold(&args)?;
     let fit = if args.tune_layers == 0 {
         let d = stancepipe_encoder::TrainParams::default();
         stancepipe_train::Fit::Frozen(stancepipe_encoder::TrainParams {
@@ -674,6 +864,7 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
         .into_iter()
         .filter(|s| args.sources.is_empty() || args.sources.iter().any(|&a| *s == a.into()))
         .collect();
+    command.push_str(&gold_flags(&args));
     let bar = train_bar(quiet);
     let progress = |what: &str, done: usize, total: usize| train_progress(&bar, what, done, total);
     let data = stancepipe_train::DataDir(args.data.clone());
@@ -682,9 +873,17 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
         repo: &repo,
     };
     let manifest = match args.task {
-        TrainTask::Sentiment => {
-            stancepipe_train::train_sentiment(&enc, &data, &out, fit, &command, &progress)
-        }
+        TrainTask::Sentiment => stancepipe_train::train_sentiment(
+            &enc,
+            stancepipe_train::SentenceData {
+                data: (gold.is_none() || args.with_data).then_some(&data),
+                gold: gold.as_ref(),
+            },
+            &out,
+            fit,
+            &command,
+            &progress,
+        ),
         _ => stancepipe_train::train_target(
             &enc,
             &data,
@@ -701,10 +900,20 @@ fn train(args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
     }
     .map_err(io)?;
     bar.finish_and_clear();
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&manifest.training).unwrap_or_default()
-    );
-    eprintln!("stancepipe: head written to {}", out.display());
+    if !quiet {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&manifest.training).unwrap_or_default()
+        );
+    }
+    let stage = match args.task {
+        TrainTask::Sentiment => "classify",
+        _ => "stance",
+    };
+    out!(
+        "{name} head written to {}; use it with --set {stage}.head={}",
+        out.display(),
+        absolute(&out).display()
+    )?;
     Ok(0)
 }

@@ -15,6 +15,7 @@
 
 pub mod contrast;
 pub mod document;
+pub mod gold;
 pub mod stance;
 
 use serde_json::json;
@@ -328,23 +329,63 @@ fn probabilities(
     Ok(head.predict(&x))
 }
 
+/// The labeled sentences `train sentiment` reads: PhraseBank from the
+/// data folder, the user's gold data, or both.
+#[derive(Clone, Copy)]
+pub struct SentenceData<'a> {
+    /// The bundled PhraseBank (`phrasebank/Sentences_50Agree.txt`).
+    pub data: Option<&'a DataDir>,
+    /// The user's gold JSONL ([`gold::UserData`]).
+    pub gold: Option<&'a gold::UserData>,
+}
+
 /// Trains the sentence sentiment head; writes it to `out`; returns its manifest.
 pub fn train_sentiment(
     enc: &Encoder,
-    data: &DataDir,
+    sources: SentenceData,
     out: &Path,
     fit: Fit,
     command: &str,
     progress: Progress,
 ) -> Result<Manifest, String> {
     let started = Instant::now();
-    let fifty = data.file("phrasebank/Sentences_50Agree.txt")?;
-    let all = data.file("phrasebank/Sentences_AllAgree.txt")?;
     let err = |e: datasets::DataError| e.to_string();
-    let train = datasets::phrasebank(&fifty, Split::Train).map_err(err)?;
-    let dev = datasets::phrasebank(&fifty, Split::Dev).map_err(err)?;
-    let test = datasets::phrasebank(&fifty, Split::Test).map_err(err)?;
-    let all_test = datasets::phrasebank_allagree_test(&all, &fifty).map_err(err)?;
+    let (mut train, mut dev) = (Vec::new(), Vec::new());
+    let mut test_sets: Vec<(String, Vec<LabeledText>)> = Vec::new();
+    let mut described = serde_json::Map::new();
+    if let Some(data) = sources.data {
+        let fifty = data.file("phrasebank/Sentences_50Agree.txt")?;
+        let all = data.file("phrasebank/Sentences_AllAgree.txt")?;
+        let (tr, dv) = (
+            datasets::phrasebank(&fifty, Split::Train).map_err(err)?,
+            datasets::phrasebank(&fifty, Split::Dev).map_err(err)?,
+        );
+        let test = datasets::phrasebank(&fifty, Split::Test).map_err(err)?;
+        let all_test = datasets::phrasebank_allagree_test(&all, &fifty).map_err(err)?;
+        described.insert("phrasebank".into(), json!({"train": "phrasebank/Sentences_50Agree.txt (split train)", "dev": "same file, split dev",
+                 "test": ["Sentences_50Agree.txt split test", "Sentences_AllAgree.txt sentences in the 50Agree test split"],
+                 "sizes": {"train": tr.len(), "dev": dv.len(), "test": test.len(), "allagree_test": all_test.len()}}));
+        train.extend(tr);
+        dev.extend(dv);
+        test_sets.push(("phrasebank-50agree-test".into(), test));
+        test_sets.push(("phrasebank-allagree-in-test".into(), all_test));
+    }
+    if let Some(g) = sources.gold {
+        described.insert("gold".into(), g.describe());
+        train.extend(g.train.sentences.iter().cloned());
+        dev.extend(g.dev.sentences.iter().cloned());
+        if !g.test.sentences.is_empty() {
+            test_sets.push(("gold-test".into(), g.test.sentences.clone()));
+        }
+    }
+    if train.is_empty() || dev.is_empty() {
+        return Err(format!(
+            "no labeled sentences to {} on (train {}, dev {})",
+            if train.is_empty() { "train" } else { "select" },
+            train.len(),
+            dev.len()
+        ));
+    }
 
     let texts = |v: &[LabeledText]| v.iter().map(|t| t.text.clone()).collect::<Vec<_>>();
     let ys = |v: &[LabeledText]| v.iter().map(|t| label_index(&t.label)).collect::<Vec<_>>();
@@ -379,10 +420,7 @@ pub fn train_sentiment(
             .collect::<Vec<_>>()
     };
     let mut tests = Vec::new();
-    for (name, set) in [
-        ("phrasebank-50agree-test", &test),
-        ("phrasebank-allagree-in-test", &all_test),
-    ] {
+    for (name, set) in &test_sets {
         let pred = argmaxes(&probabilities(
             &head,
             embedder.as_ref(),
@@ -393,17 +431,19 @@ pub fn train_sentiment(
         )?);
         tests.push(score_set(name, &ys(set), &pred, &lexicon(set), maj));
     }
+    described.insert(
+        "sizes".into(),
+        json!({"train": train.len(), "dev": dev.len()}),
+    );
     head.manifest.training = json!({
         "command": command,
-        "data": {"train": "phrasebank/Sentences_50Agree.txt (split train)", "dev": "same file, split dev",
-                 "test": ["Sentences_50Agree.txt split test", "Sentences_AllAgree.txt sentences in the 50Agree test split"],
-                 "sizes": {"train": train.len(), "dev": dev.len(), "test": test.len(), "allagree_test": all_test.len()}},
+        "data": described,
         "fit": fit.describe(),
         "seed": fit.seed(), "best_epoch": epoch,
         "dev_macro_f1": dev_f1, "dev_macro_f1_per_epoch": history,
         "test": tests,
         "seconds": started.elapsed().as_secs_f64(),
-        "labels_note": "PhraseBank labels positive/negative/neutral as given",
+        "labels_note": "sentence labels positive/negative/neutral as given",
     });
     head.save(out)?;
     Ok(head.manifest)

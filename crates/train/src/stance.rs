@@ -10,6 +10,7 @@
 //! text ([`features::with_targets`]). Several targets of one text share one
 //! pass, as the mentions of one sentence do in the pipeline.
 
+use crate::gold::UserData;
 use crate::{
     argmax, argmaxes, lexicon_label, majority, report, score_set, summary, DataDir, Encoder,
     Progress, LABELS,
@@ -19,7 +20,7 @@ use stancepipe_classify::vader::Lexicon;
 use stancepipe_encoder::multitask::{self, Example, Params, Predictions, Target};
 use stancepipe_encoder::tuned::TOP_FILE;
 use stancepipe_encoder::{features, Adapt, Embed, Head, Manifest, Pooling, Spec, StatesEncoder};
-use stancepipe_eval::datasets::{self, Split, StanceExample, TargetExample};
+use stancepipe_eval::datasets::{self, LabeledText, Split, StanceExample, TargetExample};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
@@ -242,6 +243,9 @@ pub fn one_pass_probabilities(
     head: &Head,
     examples: &[StanceExample],
 ) -> Result<Vec<Vec<f32>>, String> {
+    if examples.is_empty() {
+        return Ok(Vec::new());
+    }
     let (groups, map) = group(examples, usize::MAX, (0, 1.0));
     let texts: Vec<&str> = groups.iter().map(|g| g.text.as_str()).collect();
     let states = enc.states(&texts, 64)?;
@@ -257,11 +261,20 @@ pub fn one_pass_probabilities(
 /// What `train stance` trains on and how.
 #[derive(Debug, Clone)]
 pub struct StanceSetup {
+    /// The bundled sets to train on (may be empty when `gold` is given).
     pub sources: Vec<StanceSource>,
     /// Train on PhraseBank sentence labels too (the sentence head).
     pub sentences: bool,
+    /// The user's gold data ([`crate::gold`]): its mentions are one more
+    /// source of the target head (share 2, as the news sets), its sentence
+    /// labels train the sentence head.
+    pub gold: Option<UserData>,
     pub params: Params,
 }
+
+/// The share of the target loss of the user's gold data (as FinEntity's
+/// and NewsMTSC's).
+const GOLD_SHARE: f64 = 2.0;
 
 /// Trains the shared encoder and both heads; writes the target head (with
 /// the adapters) to `target_out` and the sentence head to `sentence_out`;
@@ -275,12 +288,20 @@ pub fn train_stance(
     progress: Progress,
 ) -> Result<Manifest, String> {
     let started = Instant::now();
-    if setup.sources.is_empty() {
-        return Err("no sources to train on".into());
+    let gold = setup.gold.as_ref();
+    if setup.sources.is_empty() && gold.is_none_or(|g| g.train.targets.is_empty()) {
+        return Err(
+            "no sources to train on (no stance set and no entity mention in the gold data)".into(),
+        );
     }
+    // The bundled sets are scored (test figures) whenever one of them is read.
+    let uses_data = !setup.sources.is_empty() || setup.sentences;
     let mut train = Vec::new();
     let mut parts = Vec::new();
-    let mut dev_parts = Vec::new();
+    // (name, its dev part)
+    let mut dev_parts: Vec<(String, Vec<StanceExample>)> = Vec::new();
+    let mut names = Vec::new();
+    let mut shares: Vec<f64> = Vec::new();
     let mut sizes = serde_json::Map::new();
     for &s in &setup.sources {
         let t = thin(s.part(data, Split::Train)?, s.train_cap());
@@ -288,16 +309,28 @@ pub fn train_stance(
         sizes.insert(s.name().into(), json!({"train": t.len(), "dev": d.len()}));
         train.extend(t.clone());
         parts.push(t);
-        dev_parts.push((s, d));
+        dev_parts.push((s.name().to_string(), d));
+        names.push(s.name().to_string());
+        // Each source's share of the loss (`StanceSource::share`), whatever its size.
+        shares.push(s.share());
     }
-    // Each source's share of the loss (`StanceSource::share`), whatever its size.
-    let shares: Vec<f64> = setup.sources.iter().map(|s| s.share()).collect();
+    if let Some(g) = gold.filter(|g| !g.train.targets.is_empty()) {
+        sizes.insert(
+            "gold".into(),
+            json!({"train": g.train.targets.len(), "dev": g.dev.targets.len()}),
+        );
+        train.extend(g.train.targets.clone());
+        parts.push(g.train.targets.clone());
+        dev_parts.push(("gold".into(), g.dev.targets.clone()));
+        names.push("gold".into());
+        shares.push(GOLD_SHARE);
+    }
     let total_share: f64 = shares.iter().sum();
     let mut train_ex = Vec::new();
     let mut weights = serde_json::Map::new();
     for (i, part) in parts.iter().enumerate() {
         let w = (shares[i] / total_share * train.len() as f64 / part.len().max(1) as f64) as f32;
-        weights.insert(setup.sources[i].name().into(), json!(w));
+        weights.insert(names[i].clone(), json!(w));
         train_ex.extend(group(part, TRAIN_APPENDED, (i, w)).0);
     }
     let dev_all: Vec<StanceExample> = dev_parts.iter().flat_map(|(_, d)| d.clone()).collect();
@@ -305,21 +338,28 @@ pub fn train_stance(
     for (i, (_, d)) in dev_parts.iter().enumerate() {
         dev_ex.extend(group(d, usize::MAX, (i, 1.0)).0);
     }
-    let pb = data.file("phrasebank/Sentences_50Agree.txt")?;
-    let sentence_part = |split| -> Result<Vec<Example>, String> {
-        Ok(datasets::phrasebank(&pb, split)
-            .map_err(|e| e.to_string())?
-            .into_iter()
+    let sentence_examples = |v: Vec<LabeledText>| -> Vec<Example> {
+        v.into_iter()
             .map(|t| Example {
                 sentence: Some(class(&t.label)),
                 text: t.text,
                 targets: Vec::new(),
             })
-            .collect())
+            .collect()
     };
-    if setup.sentences {
-        train_ex.extend(sentence_part(Split::Train)?);
-        dev_ex.extend(sentence_part(Split::Dev)?);
+    let pb = if setup.sentences {
+        Some(data.file("phrasebank/Sentences_50Agree.txt")?)
+    } else {
+        None
+    };
+    if let Some(pb) = &pb {
+        let part = |split| datasets::phrasebank(pb, split).map_err(|e| e.to_string());
+        train_ex.extend(sentence_examples(part(Split::Train)?));
+        dev_ex.extend(sentence_examples(part(Split::Dev)?));
+    }
+    if let Some(g) = gold {
+        train_ex.extend(sentence_examples(g.train.sentences.clone()));
+        dev_ex.extend(sentence_examples(g.dev.sentences.clone()));
     }
     let targets_train: usize = train_ex.iter().map(|e| e.targets.len()).sum();
     // Selection: the mean of the target head's dev macro-F1 per source
@@ -398,32 +438,54 @@ pub fn train_stance(
     let lex = Lexicon::builtin();
     let maj = majority(&train.iter().map(|e| class(&e.label)).collect::<Vec<_>>());
     let mut dev_figures = serde_json::Map::new();
-    for (s, d) in &dev_parts {
+    for (name, d) in &dev_parts {
         let p = one_pass_probabilities(&enc_stored, &target_head, d)?;
         let y: Vec<usize> = d.iter().map(|e| class(&e.label)).collect();
-        dev_figures.insert(s.name().into(), summary(&report(&y, &argmaxes(&p))));
+        dev_figures.insert(name.clone(), summary(&report(&y, &argmaxes(&p))));
     }
     let dev_y: Vec<usize> = dev_all.iter().map(|e| class(&e.label)).collect();
     let dev_p = one_pass_probabilities(&enc_stored, &target_head, &dev_all)?;
-    let mut tests = Vec::new();
-    for s in StanceSource::ALL {
-        for (name, set) in s.tests(data)? {
-            progress(&format!("test {name}"), 0, set.len());
-            let p = one_pass_probabilities(&enc_stored, &target_head, &set)?;
-            let y: Vec<usize> = set.iter().map(|e| class(&e.label)).collect();
-            let lexicon: Vec<usize> = set.iter().map(|e| lexicon_label(&lex, &e.text)).collect();
-            let mut f = score_set(&name, &y, &argmaxes(&p), &lexicon, maj);
-            f["source_trained_on"] = json!(setup.sources.contains(&s));
-            tests.push(f);
+    let mut test_sets: Vec<(String, Vec<StanceExample>, bool)> = Vec::new();
+    if uses_data {
+        for s in StanceSource::ALL {
+            for (name, set) in s.tests(data)? {
+                test_sets.push((name, set, setup.sources.contains(&s)));
+            }
         }
     }
-    // The sentence head on PhraseBank's dev and test parts.
+    if let Some(g) = gold.filter(|g| !g.test.targets.is_empty()) {
+        test_sets.push(("gold-test".into(), g.test.targets.clone(), true));
+    }
+    let mut tests = Vec::new();
+    for (name, set, seen) in test_sets {
+        progress(&format!("test {name}"), 0, set.len());
+        let p = one_pass_probabilities(&enc_stored, &target_head, &set)?;
+        let y: Vec<usize> = set.iter().map(|e| class(&e.label)).collect();
+        let lexicon: Vec<usize> = set.iter().map(|e| lexicon_label(&lex, &e.text)).collect();
+        let mut f = score_set(&name, &y, &argmaxes(&p), &lexicon, maj);
+        f["source_trained_on"] = json!(seen);
+        tests.push(f);
+    }
+    // The sentence head on PhraseBank's dev and test parts and the gold data's.
+    let mut sentence_sets: Vec<(String, Vec<LabeledText>)> = Vec::new();
+    if let Some(pb) = &pb {
+        for (name, split) in [
+            ("phrasebank-dev", Split::Dev),
+            ("phrasebank-test", Split::Test),
+        ] {
+            let part = datasets::phrasebank(pb, split).map_err(|e| e.to_string())?;
+            sentence_sets.push((name.into(), part));
+        }
+    }
+    if let Some(g) = gold {
+        for (name, part) in [("gold-dev", &g.dev), ("gold-test", &g.test)] {
+            if !part.sentences.is_empty() {
+                sentence_sets.push((name.into(), part.sentences.clone()));
+            }
+        }
+    }
     let mut sentence_figures = serde_json::Map::new();
-    for (name, split) in [
-        ("phrasebank-dev", Split::Dev),
-        ("phrasebank-test", Split::Test),
-    ] {
-        let part = datasets::phrasebank(&pb, split).map_err(|e| e.to_string())?;
+    for (name, part) in sentence_sets {
         let texts: Vec<&str> = part.iter().map(|t| t.text.as_str()).collect();
         let states = enc_stored.states(&texts, 64)?;
         let x: Vec<Vec<f32>> = states.iter().map(|s| s.mean()).collect();
@@ -433,13 +495,19 @@ pub fn train_stance(
             .map(|p| argmax(p))
             .collect();
         let y: Vec<usize> = part.iter().map(|t| class(&t.label)).collect();
-        sentence_figures.insert(name.into(), summary(&report(&y, &pred)));
+        sentence_figures.insert(name, summary(&report(&y, &pred)));
     }
     let p = setup.params;
     let training = json!({
         "command": command,
-        "data": {"sources": setup.sources.iter().map(|s| s.name()).collect::<Vec<_>>(),
-                 "sentences": if setup.sentences { "phrasebank/Sentences_50Agree.txt (split train/dev)" } else { "none" },
+        "data": {"sources": names,
+                 "sentences": match (setup.sentences, gold.is_some_and(|g| !g.train.sentences.is_empty())) {
+                     (true, true) => "phrasebank/Sentences_50Agree.txt (split train/dev) and the gold data's sentence labels",
+                     (true, false) => "phrasebank/Sentences_50Agree.txt (split train/dev)",
+                     (false, true) => "the gold data's sentence labels",
+                     (false, false) => "none (the sentence head is untrained)",
+                 },
+                 "gold": gold.map(UserData::describe),
                  "sizes": sizes, "train_texts": train_ex.len(), "train_targets": targets_train,
                  "source_loss_weights": weights,
                  "note": "stance labels mapped favor -> positive, against -> negative, none -> neutral; a target not in its text is appended after [SEP]; at most 4 appended targets per training text; each source's loss weight gives it its share (finentity and newsmtsc 2, the others 1) whatever its size"},

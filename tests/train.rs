@@ -1,0 +1,326 @@
+//! End-to-end: `stancepipe train` never replaces an existing model without
+//! `--force` and writes to a new folder by default; it trains the sentence
+//! head and the one-pass stance model on the user's own gold JSONL, and
+//! `stancepipe eval` runs with the new heads through `--set`. Training is
+//! tiny (the fixture's 10 + 3 documents, one epoch).
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const GOLD: &str = "tests/fixtures/train/gold.jsonl";
+const DEV: &str = "tests/fixtures/train/dev.jsonl";
+
+/// Every file below `dir` (recursively) with its bytes.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn manifest(dir: &Path) -> Value {
+    let p = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A one-line refusal: exit 2, nothing on stdout, one error line naming
+/// `--force`.
+fn assert_refused(out: &Output, what: &str) {
+    assert_eq!(out.code, 2, "{what}: stderr: {}", out.stderr);
+    assert!(out.stdout.is_empty(), "{what}: {}", out.stdout);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{what}: {}", out.stderr);
+    assert!(
+        lines[0].starts_with("stancepipe: error: ") && lines[0].contains("--force"),
+        "{what}: {}",
+        lines[0]
+    );
+}
+
+#[test]
+fn train_never_replaces_the_shipped_models_without_force() {
+    let heads = root().join("models/heads");
+    let before = files(&heads);
+    assert!(before.len() >= 5, "the shipped heads are there");
+    let tmp = tempfile::tempdir().unwrap();
+    let elsewhere = tmp.path().join("x/stance");
+    let elsewhere = elsewhere.to_str().unwrap();
+    let attempts: [&[&str]; 5] = [
+        // What the README's retraining commands used to write to.
+        &["train", "stance", "--out", "models/heads/stance"],
+        &[
+            "train",
+            "stance",
+            "--out",
+            elsewhere,
+            "--sentence-out",
+            "models/heads/sentence",
+        ],
+        &["train", "sentiment", "--out", "models/heads/sentence"],
+        &["train", "target", "--out", "models/heads/stance"],
+        &[
+            "train",
+            "document",
+            "--out",
+            "models/heads/stance/document.json",
+        ],
+    ];
+    // Refused before any data is read (the data folder here is missing).
+    for args in attempts {
+        let mut a = args.to_vec();
+        a.extend(["--data", "tests/fixtures/no-such-data", "--quiet"]);
+        assert_refused(&stancepipe(&a, None), &args.join(" "));
+    }
+    assert!(!tmp.path().join("x").exists(), "nothing written elsewhere");
+    assert_eq!(
+        files(&heads),
+        before,
+        "the shipped heads are byte-identical"
+    );
+
+    // With data that trains (a tiny PhraseBank), into a copy of the shipped
+    // sentence head: refused, the copy byte-identical; --force replaces it.
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("phrasebank")).unwrap();
+    let lines: String = (0..20)
+        .map(|i| match i % 3 {
+            0 => format!("Profit rose {i} percent and the outlook improved .@positive\n"),
+            1 => format!("Sales fell {i} percent after heavy losses .@negative\n"),
+            _ => format!("The meeting is on day {i} .@neutral\n"),
+        })
+        .collect();
+    for f in ["Sentences_50Agree.txt", "Sentences_AllAgree.txt"] {
+        std::fs::write(data.join("phrasebank").join(f), &lines).unwrap();
+    }
+    let copy = tmp.path().join("heads/sentence");
+    std::fs::create_dir_all(&copy).unwrap();
+    for (p, bytes) in files(&heads.join("sentence")) {
+        std::fs::write(copy.join(p.file_name().unwrap()), bytes).unwrap();
+    }
+    let copied = files(&copy);
+    let sentiment = |force: bool| {
+        let mut a = vec!["train", "sentiment", "--epochs", "1", "--quiet"];
+        a.extend([
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            copy.to_str().unwrap(),
+        ]);
+        if force {
+            a.push("--force");
+        }
+        stancepipe(&a, None)
+    };
+    assert_refused(&sentiment(false), "train sentiment --out <existing head>");
+    assert_eq!(files(&copy), copied, "the existing head is byte-identical");
+    let out = sentiment(true);
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    assert_ne!(files(&copy), copied, "--force replaced it");
+    assert_eq!(manifest(&copy)["training"]["data"]["sizes"]["train"], 16);
+}
+
+/// Removes a folder the test made inside the repository, even on failure.
+struct Remove(PathBuf);
+impl Drop for Remove {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+        // models/trained itself, when this left it empty.
+        if let Some(parent) = self.0.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
+
+#[test]
+fn trains_on_user_gold_into_new_folders_and_eval_reads_the_heads() {
+    let heads = root().join("models/heads");
+    let shipped = files(&heads);
+    let tmp = tempfile::tempdir().unwrap();
+
+    // 1. The sentence head on the gold file alone, split by the rule
+    //    (10 records: 8 train, 1 dev, 1 test), default destination.
+    let out = stancepipe(
+        &["train", "sentiment", "--gold", GOLD, "--epochs", "1"],
+        None,
+    );
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stdout: {}", out.stdout);
+    let rest = lines[0]
+        .strip_prefix("sentiment head written to ")
+        .unwrap_or_else(|| panic!("{}", lines[0]));
+    let (dest, usage) = rest.split_once("; ").unwrap();
+    assert!(dest.starts_with("models/trained/sentiment-"), "{dest}");
+    let default_dir = root().join(dest);
+    // The hint names the folder by absolute path (`--set` paths are read
+    // against the config file's folder).
+    assert_eq!(
+        usage,
+        format!("use it with --set classify.head={}", default_dir.display())
+    );
+    let _cleanup = Remove(default_dir.clone());
+    assert!(default_dir.join("head.safetensors").exists());
+    let m = manifest(&default_dir);
+    assert_eq!(m["task"], "sentence-sentiment");
+    let data = &m["training"]["data"];
+    assert_eq!(data["gold"]["file"], GOLD);
+    assert_eq!(data["gold"]["train"]["documents"], 8);
+    assert_eq!(data["gold"]["train"]["sentences"], 24);
+    assert_eq!(data["gold"]["dev"]["sentences"], 3);
+    assert_eq!(data["sizes"]["train"], 24, "the gold sentences only");
+    assert!(data.get("phrasebank").is_none(), "{data}");
+    assert_eq!(m["training"]["test"][0]["set"], "gold-test");
+    assert!(m["training"]["command"]
+        .as_str()
+        .unwrap()
+        .contains("--gold tests/fixtures/train/gold.jsonl"));
+
+    // An existing head is replaced only with --force.
+    let again = |force: bool| {
+        let mut a = vec!["train", "sentiment", "--gold", GOLD, "--epochs", "1"];
+        a.extend(["--out", dest, "--quiet"]);
+        if force {
+            a.push("--force");
+        }
+        stancepipe(&a, None)
+    };
+    let before = files(&default_dir);
+    assert_refused(&again(false), "existing --out");
+    assert_eq!(files(&default_dir), before, "untouched without --force");
+    let out = again(true);
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    assert!(manifest(&default_dir)["training"]["command"]
+        .as_str()
+        .unwrap()
+        .ends_with("--force"));
+
+    // 2. The one-pass stance model (encoder adapters, stance head, sentence
+    //    head) on the gold file, dev part from a second gold file.
+    // Canonical, so that the printed paths and the absolute hint agree.
+    let m_dir = tmp.path().canonicalize().unwrap().join("m");
+    let stance_dir = m_dir.join("stance");
+    let sentence_dir = m_dir.join("sentence");
+    let stance_arg = stance_dir.to_str().unwrap();
+    let out = stancepipe(
+        &[
+            "train", "stance", "--gold", GOLD, "--dev", DEV, "--epochs", "1", "--batch", "8",
+            "--out", stance_arg, "--quiet",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    assert_eq!(
+        out.stdout.trim_end(),
+        format!(
+            "stance model written to {0} and {1}; use it with --set stance.head={0} --set classify.head={1}",
+            stance_dir.display(),
+            sentence_dir.display()
+        )
+    );
+    let m = manifest(&stance_dir);
+    assert_eq!(m["task"], "target-sentiment");
+    assert_eq!(m["one_pass"], true);
+    let data = &m["training"]["data"];
+    assert_eq!(data["sources"], serde_json::json!(["gold"]));
+    assert_eq!(data["gold"]["dev_file"], DEV);
+    // Every record trains: two named entities per document, one mention each.
+    assert_eq!(data["gold"]["train"]["documents"], 10);
+    assert_eq!(data["gold"]["train"]["mentions"], 20);
+    assert_eq!(data["gold"]["dev"]["mentions"], 6);
+    assert_eq!(data["sizes"]["gold"]["train"], 20);
+    assert!(m["training"]["dev_per_source"]["gold"]["macro_f1"].is_number());
+    assert!(m["training"]["sentence_head"]["gold-dev"]["macro_f1"].is_number());
+    let s = manifest(&sentence_dir);
+    assert_eq!(s["task"], "sentence-sentiment");
+    assert_eq!(s["encoder_top"], "../stance/encoder-top.safetensors");
+
+    // 3. `eval` with the new heads set on the command line.
+    let config = format!(
+        r#"[[stage]]
+id = "tokenize"
+kind = "tokenize"
+tokenizer = "{tok}"
+
+[[stage]]
+id = "classify"
+kind = "classify"
+backend = "embedding-head"
+encoder = "{enc}"
+head = "{heads}/sentence"
+
+[[stage]]
+id = "stance"
+kind = "stance"
+backend = "target-sentiment"
+encoder = "{enc}"
+head = "{heads}/stance"
+min_mentions = 1
+"#,
+        tok = tokenizer_path().display(),
+        enc = root().join("models/all-MiniLM-L6-v2").display(),
+        heads = heads.display(),
+    );
+    let config_path = tmp.path().join("p.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let report = tmp.path().join("r");
+    let out = stancepipe(
+        &[
+            "eval",
+            "--config",
+            config_path.to_str().unwrap(),
+            "--gold",
+            DEV,
+            "--set",
+            &format!("classify.head={}", sentence_dir.display()),
+            "--set",
+            &format!("stance.head={stance_arg}"),
+            "--report",
+            report.to_str().unwrap(),
+            "--quiet",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    let text = std::fs::read_to_string(report.join("report.json")).unwrap();
+    let r: Value = serde_json::from_str(&text).unwrap();
+    let p = &r["pipelines"][0];
+    let model_of = |id: &str| {
+        p["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap_or_else(|| panic!("stage {id}: {p}"))["model"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        model_of("classify").contains(&sentence_dir.display().to_string()),
+        "{}",
+        model_of("classify")
+    );
+    assert!(
+        model_of("stance").contains(stance_arg),
+        "{}",
+        model_of("stance")
+    );
+    // Three documents, two entities and three sentences each, all scored.
+    assert_eq!(p["stance"]["items"], 6, "{}", p["stance"]);
+    assert_eq!(p["sentences"]["items"], 9, "{}", p["sentences"]);
+
+    assert_eq!(files(&heads), shipped, "the shipped heads are untouched");
+}
