@@ -52,7 +52,9 @@ def normalized(path):
         rec = json.loads(line)
         rec.pop("source", None)
         for p in rec.get("provenance", []):
-            p.pop("ms", None)
+            # Batches differ between a partition and the whole input.
+            p.pop("batch_ms", None)
+            p.pop("batch_docs", None)
         out.append(rec)
     return out
 
