@@ -230,19 +230,21 @@ fn nothing_in_an_input_folder_disappears() {
     std::fs::create_dir(&docs).unwrap();
     std::fs::write(docs.join("ok.txt"), "Alipay grew.").unwrap();
     std::os::unix::fs::symlink(docs.join("gone.txt"), docs.join("dangling.txt")).unwrap();
+    // Unreadable even for root: a regular file whose reads fail (EIO).
+    std::os::unix::fs::symlink("/proc/self/mem", docs.join("unreadable.txt")).unwrap();
     let fifo = std::ffi::CString::new(s(&docs.join("pipe.txt"))).unwrap();
     // SAFETY: mkfifo reads a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
     let out = stancepipe(&["run", "-c", s(&cfg), s(&docs)], None);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
-        out.stderr.contains("3 document(s), 2 failed"),
+        out.stderr.contains("4 document(s), 3 failed"),
         "{}",
         out.stderr
     );
     let records = parse_docs(&out.stdout);
     let ids: Vec<&str> = records.iter().map(|d| d["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["dangling", "ok", "pipe"]);
+    assert_eq!(ids, ["dangling", "ok", "pipe", "unreadable"]);
     assert!(records[0]["error"]["message"]
         .as_str()
         .unwrap()
@@ -251,6 +253,10 @@ fn nothing_in_an_input_folder_disappears() {
         .as_str()
         .unwrap()
         .contains("not a regular file"));
+    assert!(records[3]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("cannot read"));
 }
 
 #[test]
