@@ -74,11 +74,11 @@ impl BackendConfig for EmbeddingHeadConfig {
     const KIND: &'static str = "classify";
     const BACKEND: &'static str = "embedding-head";
     const DESCRIPTION: &'static str =
-        "sentence sentiment from a head trained on PhraseBank over MiniLM embeddings (by default the stance stage's encoder, one shared pass per sentence)";
+        "sentence sentiment (positive / negative / neutral) from a trained head: by default models/heads/sentence, trained on PhraseBank with the stance model (`stancepipe train stance`: MiniLM with LoRA adapters), which reads the stance stage's encoder pass (one shared pass per sentence); a head of `stancepipe train sentiment` runs its own pass";
     const OPTIONS: &'static [(&'static str, &'static str)] = &[
         (
             "encoder",
-            "sentence-transformers model directory or hub id (relative to the config file)",
+            "the base sentence-transformers model, directory or hub id (relative to the config file); a tuned head's adapters or top layers come from the head's folder (its manifest's `encoder_top`)",
         ),
         (
             "head",
