@@ -116,13 +116,13 @@ fn blame(file: &str, target: &str, set: &[Vec<String>], key: &str) -> String {
 }
 
 /// The folder relative paths resolve against, absolute, for messages.
-fn shown_base(ctx: &BuildContext) -> String {
-    let base = if ctx.base_dir.as_os_str().is_empty() {
+fn shown_base(base_dir: &Path) -> String {
+    let base = if base_dir.as_os_str().is_empty() {
         std::env::current_dir().ok()
     } else {
-        std::path::absolute(&ctx.base_dir).ok()
+        std::path::absolute(base_dir).ok()
     };
-    base.unwrap_or_else(|| ctx.base_dir.clone())
+    base.unwrap_or_else(|| base_dir.to_path_buf())
         .display()
         .to_string()
 }
@@ -157,7 +157,7 @@ fn path_note(options: &toml::Table, key: &str, ctx: &BuildContext, message: Stri
         if s.is_empty() || path.is_absolute() || ctx.resolve(path).exists() || !about {
             continue;
         }
-        let base = shown_base(ctx);
+        let base = shown_base(&ctx.base_dir);
         // Only a model option can be a hub id.
         let model_key = matches!(key.rsplit('.').next(), Some("model" | "encoder"));
         let source = if model_key {
@@ -310,8 +310,16 @@ impl PipelinePlan {
                 base_dir.join(cf)
             };
             let ctext = std::fs::read_to_string(&cpath).map_err(|e| {
-                ConfigError::file(file, format!("cannot read {}: {e}", cpath.display()))
-                    .with_key("companies_file")
+                let message = if cf.is_relative() && !cpath.exists() {
+                    format!(
+                        "{} not found (resolved against {}, the config file's folder)",
+                        cf.display(),
+                        shown_base(&base_dir)
+                    )
+                } else {
+                    format!("cannot read {}: {e}", cpath.display())
+                };
+                ConfigError::file(file, message).with_key("companies_file")
             })?;
             let cfile: CompaniesFile = ctext
                 .parse::<toml::Table>()
