@@ -1,7 +1,8 @@
 //! The `embedding-head` backend: sentence sentiment from a head trained on
-//! Financial PhraseBank over all-MiniLM-L6-v2 sentence embeddings. The
-//! default head (`models/heads/sentence`, trained by `stancepipe train
-//! stance` beside the stance head) reads the stance stage's encoder, so the
+//! Financial PhraseBank over all-MiniLM-L6-v2. The default head
+//! (`models/heads/sentence`, trained by `stancepipe train stance` beside the
+//! stance head, over the encoder with the LoRA adapters tuned with them, not
+//! a frozen one) reads the stance stage's encoder, so the
 //! two stages share one pass per sentence; heads of `stancepipe train
 //! sentiment` read their own. Figures: docs/quality.md.
 
