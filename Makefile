@@ -6,7 +6,7 @@ CARGO ?= cargo
 # test-spark only: a Python with pyspark 3.5 (docs/spark.md).
 PYTHON ?= python3
 
-.PHONY: bootstrap build demo test lint fmt quality test-spark
+.PHONY: bootstrap build demo test lint fmt quality test-spark docs
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -26,6 +26,11 @@ test:
 lint: bootstrap
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The option reference of docs/configuration.md, regenerated from the
+# registry (`stancepipe stages --format markdown`; tests/docs.rs checks it).
+docs: bootstrap
+	UPDATE_DOCS=1 $(CARGO) test -p stancepipe-cli --test docs
 
 # Every figure of docs/quality.md, by `stancepipe eval` (needs ../shared/data).
 quality: build

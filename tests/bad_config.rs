@@ -219,10 +219,11 @@ fn summarizer_model_that_does_not_exist() {
     );
     assert_eq!(out.code, 2, "{}", out.stderr);
     let err = out.stderr;
+    // The path came from the command line: the error blames the --set.
     assert!(
-        err.contains("pipeline.toml")
-            && err.contains("stage \"summarize\"")
-            && err.contains("key \"model\""),
+        err.starts_with(
+            "stancepipe: error: --set summarize.model: stage \"summarize\": key \"model\""
+        ),
         "{err}"
     );
     assert!(err.contains("/nonexistent/distilbart"), "{err}");
@@ -304,12 +305,17 @@ fn companies_from_a_referenced_file() {
     );
 
     std::fs::remove_file(dir.path().join("companies.toml")).unwrap();
-    let err = rejected(
-        &std::fs::read_to_string(&path).unwrap(),
-        None,
-        Some("companies_file"),
+    let out = stancepipe(&["validate", "--config", path.to_str().unwrap()], None);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.trim_end(),
+        format!(
+            "stancepipe: error: {}: key \"companies_file\": companies.toml not found \
+             (resolved against {}, the config file's folder)",
+            path.display(),
+            dir.path().display()
+        )
     );
-    assert!(err.contains("companies.toml"), "{err}");
 }
 
 #[test]
@@ -320,4 +326,118 @@ fn duplicate_company_in_the_file() {
     );
     let err = rejected(&body, None, Some("company[2].name"));
     assert!(err.contains("listed twice"), "{err}");
+}
+
+#[test]
+fn companies_file_under_run_says_where_it_belongs() {
+    // The mistake the docs' example used to make: after `[run]`, the key
+    // belongs to the run table.
+    let body = format!(
+        "[run]\nbatch_size = 8\ncompanies_file = \"companies.toml\"\n\n{}",
+        pipeline_with(&default_stages())
+    );
+    let err = rejected(&body, None, Some("run.companies_file"));
+    assert!(
+        err.contains("top-level key") && err.contains("above [run]"),
+        "{err}"
+    );
+}
+
+/// A copy of pipeline.toml in another folder: its relative paths resolve
+/// against the copy's folder, and the error says which folder that was.
+#[test]
+fn copied_pipeline_names_the_folder_of_its_relative_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().display().to_string();
+    let copy = dir.path().join("copy.toml");
+    let original = std::fs::read_to_string(root().join("pipeline.toml")).unwrap();
+    let validate = |text: &str| {
+        std::fs::write(&copy, text).unwrap();
+        let out = stancepipe(&["validate", "--config", copy.to_str().unwrap()], None);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "one line: {}", out.stderr);
+        out.stderr
+    };
+    let err = validate(&original);
+    let expected = format!(
+        "stancepipe: error: {}: stage \"tokenize\": key \"tokenizer\": \
+         models/all-MiniLM-L6-v2/tokenizer.json not found \
+         (resolved against {folder}, the config file's folder)",
+        copy.display()
+    );
+    assert_eq!(err.trim_end(), expected);
+
+    // With the tokenizer found, the next relative path: the classify head.
+    let tokenizer = tokenizer_path().display().to_string();
+    let err = validate(&original.replace(
+        "\"models/all-MiniLM-L6-v2/tokenizer.json\"",
+        &format!("{tokenizer:?}"),
+    ));
+    let expected = format!(
+        "stancepipe: error: {}: stage \"classify\": key \"head\": models/heads/sentence \
+         not found (resolved against {folder}, the config file's folder)",
+        copy.display()
+    );
+    assert_eq!(err.trim_end(), expected);
+}
+
+/// An error in a value given with `--set` is blamed on `--set`, with the
+/// key, not on the config file.
+#[test]
+fn set_errors_are_blamed_on_the_command_line() {
+    let cases = [
+        (
+            "summarize.max_sentencs=2",
+            "--set summarize.max_sentencs: stage \"summarize\": key \"max_sentencs\": unknown field",
+        ),
+        (
+            "summarize.num_beams=many",
+            "--set summarize.num_beams: stage \"summarize\": key \"num_beams\": invalid type",
+        ),
+        (
+            "summarize.num_beams=0",
+            "--set summarize.num_beams: stage \"summarize\": key \"num_beams\": must be at least 1",
+        ),
+        (
+            "stance.backend=gpt",
+            "--set stance.backend: stage \"stance\": key \"backend\": unknown backend \"gpt\"",
+        ),
+        (
+            "run.batch_sise=3",
+            "--set run.batch_sise: key \"run.batch_sise\": unknown field",
+        ),
+        (
+            "run.batch_size=0",
+            "--set run.batch_size: key \"run.batch_size\": must be at least 1",
+        ),
+    ];
+    for (set, expected) in cases {
+        let out = stancepipe(&["validate", "--set", set], None);
+        assert_eq!(out.code, 2, "{set}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .starts_with(&format!("stancepipe: error: {expected}")),
+            "{set}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("pipeline.toml"), "{}", out.stderr);
+    }
+    // A mistake of the file is still the file's, whatever --set gives.
+    let (_dir, path) = write_config(&pipeline_with(&format!(
+        "{}max_sentencs = 2\n",
+        default_stages()
+    )));
+    let p = path.to_str().unwrap();
+    let out = stancepipe(
+        &["validate", "--config", p, "--set", "summarize.min_words=3"],
+        None,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(&format!(
+            "stancepipe: error: {p}: stage \"summarize\": key \"max_sentencs\""
+        )),
+        "{}",
+        out.stderr
+    );
 }

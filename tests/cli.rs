@@ -373,6 +373,35 @@ fn validate_and_stages() {
         .any(|o| o["name"] == "max_sentences" && o["default"] == "3"));
 }
 
+/// `stancepipe stages | head`: a reader that goes away ends `stages` and
+/// `validate` quietly, with 0, as `ls | head` does: no error line, no panic.
+#[test]
+fn closed_stdout_pipe_ends_stages_and_validate_quietly() {
+    let runs: [&[&str]; 4] = [
+        &["stages"],
+        &["stages", "--format", "json"],
+        &["stages", "--format", "markdown"],
+        &["validate", "--config", "pipeline.toml"],
+    ];
+    for args in runs {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stancepipe"))
+            .args(args)
+            .current_dir(root())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader is gone before the program has started (it is still
+        // loading its libraries): its first write meets a closed pipe.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: nothing on stderr: {stderr}");
+    }
+}
+
 #[test]
 fn usage_errors_exit_2_without_panicking() {
     let out = stancepipe(&["run"], None);

@@ -1,7 +1,8 @@
 //! The `embedding-head` backend: sentence sentiment from a head trained on
-//! Financial PhraseBank over all-MiniLM-L6-v2 sentence embeddings. The
-//! default head (`models/heads/sentence`, trained by `stancepipe train
-//! stance` beside the stance head) reads the stance stage's encoder, so the
+//! Financial PhraseBank over all-MiniLM-L6-v2. The default head
+//! (`models/heads/sentence`, trained by `stancepipe train stance` beside the
+//! stance head, over the encoder with the LoRA adapters tuned with them, not
+//! a frozen one) reads the stance stage's encoder, so the
 //! two stages share one pass per sentence; heads of `stancepipe train
 //! sentiment` read their own. Figures: docs/quality.md.
 
@@ -74,11 +75,11 @@ impl BackendConfig for EmbeddingHeadConfig {
     const KIND: &'static str = "classify";
     const BACKEND: &'static str = "embedding-head";
     const DESCRIPTION: &'static str =
-        "sentence sentiment from a head trained on PhraseBank over MiniLM embeddings (by default the stance stage's encoder, one shared pass per sentence)";
+        "sentence sentiment (positive / negative / neutral) from a trained head: by default models/heads/sentence, trained on PhraseBank with the stance model (`stancepipe train stance`: MiniLM with LoRA adapters), which reads the stance stage's encoder pass (one shared pass per sentence); a head of `stancepipe train sentiment` runs its own pass";
     const OPTIONS: &'static [(&'static str, &'static str)] = &[
         (
             "encoder",
-            "sentence-transformers model directory or hub id (relative to the config file)",
+            "the base sentence-transformers model, directory or hub id (relative to the config file); a tuned head's adapters or top layers come from the head's folder (its manifest's `encoder_top`)",
         ),
         (
             "head",

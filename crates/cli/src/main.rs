@@ -26,6 +26,7 @@ mod run_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use stancepipe_core::BackendFactory;
 use stancepipe_runner::{default_registry, Override, PipelinePlan};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -247,6 +248,8 @@ enum TrainTask {
 enum ListFormat {
     Text,
     Json,
+    /// The option reference of docs/configuration.md.
+    Markdown,
 }
 
 /// A failure that ends the program: its message and exit code.
@@ -384,65 +387,129 @@ fn load(args: &ConfigArgs) -> Result<PipelinePlan, Failure> {
 }
 
 fn validate(args: ConfigArgs) -> Result<u8, Failure> {
+    use std::fmt::Write as _;
     let plan = load(&args)?;
-    println!(
-        "{}: valid: {} stage(s), {} compan{}",
+    let mut text = String::new();
+    let companies = plan.context.companies.len();
+    let _ = writeln!(
+        text,
+        "{}: valid: {} stage(s), {companies} compan{}",
         plan.file,
         plan.stages.len(),
-        plan.context.companies.len(),
-        if plan.context.companies.len() == 1 {
-            "y"
-        } else {
-            "ies"
-        }
+        if companies == 1 { "y" } else { "ies" }
     );
     for s in &plan.stages {
         let model = s.config.model().unwrap_or_else(|| "none".into());
-        println!("  {:<12} {}/{}  model: {model}", s.id, s.kind, s.backend);
+        let _ = writeln!(
+            text,
+            "  {:<12} {}/{}  model: {model}",
+            s.id, s.kind, s.backend
+        );
     }
-    Ok(0)
+    to_stdout(&text)
+}
+
+/// Writes `text` to stdout. A reader that stopped reading (`stancepipe
+/// stages | head`) ends the command quietly with 0, as `ls | head` does;
+/// any other write error is one.
+fn to_stdout(text: &str) -> Result<u8, Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(Failure::new(exit::IO, format!("stdout: {e}"))),
+    }
 }
 
 fn stages(format: ListFormat) -> Result<u8, Failure> {
     let registry = default_registry().map_err(|e| Failure::new(exit::CONFIG, e))?;
-    let mut out = std::io::stdout().lock();
-    let io = |e: std::io::Error| Failure::new(exit::IO, format!("stdout: {e}"));
-    match format {
-        ListFormat::Json => {
-            let list: Vec<serde_json::Value> = registry
-                .factories()
-                .map(|f| {
-                    serde_json::json!({
-                        "kind": f.kind(),
-                        "backend": f.backend(),
-                        "default": registry.default_backend(f.kind()) == Some(f.backend()),
-                        "description": f.description(),
-                        "options": f.options(),
-                    })
-                })
-                .collect();
-            serde_json::to_writer_pretty(&mut out, &list).map_err(|e| io(e.into()))?;
-            writeln!(out).map_err(io)?;
+    let text = match format {
+        ListFormat::Json => stages_json(&registry),
+        ListFormat::Text => stages_text(&registry),
+        ListFormat::Markdown => stages_markdown(&registry),
+    };
+    to_stdout(&text)
+}
+
+fn is_default(registry: &stancepipe_core::Registry, f: &dyn BackendFactory) -> bool {
+    registry.default_backend(f.kind()) == Some(f.backend())
+}
+
+fn stages_json(registry: &stancepipe_core::Registry) -> String {
+    let list: Vec<serde_json::Value> = registry
+        .factories()
+        .map(|f| {
+            serde_json::json!({
+                "kind": f.kind(),
+                "backend": f.backend(),
+                "default": is_default(registry, f),
+                "description": f.description(),
+                "options": f.options(),
+            })
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&list).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn stages_text(registry: &stancepipe_core::Registry) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for f in registry.factories() {
+        let default = if is_default(registry, f) {
+            " (default)"
+        } else {
+            ""
+        };
+        let _ = writeln!(text, "{}  backend = \"{}\"{default}", f.kind(), f.backend());
+        let _ = writeln!(text, "    {}", f.description());
+        for o in f.options() {
+            let d = o.default.unwrap_or_else(|| "(unset)".into());
+            let _ = writeln!(text, "    {:<22} = {:<10}  {}", o.name, d, o.help);
         }
-        ListFormat::Text => {
-            for f in registry.factories() {
-                let default = if registry.default_backend(f.kind()) == Some(f.backend()) {
-                    " (default)"
-                } else {
-                    ""
-                };
-                writeln!(out, "{}  backend = \"{}\"{default}", f.kind(), f.backend())
-                    .map_err(io)?;
-                writeln!(out, "    {}", f.description()).map_err(io)?;
-                for o in f.options() {
-                    let d = o.default.unwrap_or_else(|| "(unset)".into());
-                    writeln!(out, "    {:<22} = {:<10}  {}", o.name, d, o.help).map_err(io)?;
-                }
-                writeln!(out).map_err(io)?;
-            }
+        text.push('\n');
+    }
+    text
+}
+
+/// The option reference of docs/configuration.md (between its `BEGIN
+/// generated` and `END generated` markers; `tests/docs.rs` checks it).
+fn stages_markdown(registry: &stancepipe_core::Registry) -> String {
+    use std::fmt::Write as _;
+    // A `|` would end a table cell.
+    let cell = |s: &str| s.replace('|', "\\|");
+    let mut text = String::from(
+        "Generated from the registry by `stancepipe stages --format markdown`; \
+         \"kind default\" is the backend of a stage that names none.\n",
+    );
+    for f in registry.factories() {
+        let default = if is_default(registry, f) {
+            " (kind default)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            text,
+            "\n### `{}` / `{}`{default}\n\n{}\n",
+            f.kind(),
+            f.backend(),
+            cell(f.description())
+        );
+        let options = f.options();
+        if options.is_empty() {
+            text.push_str("No options.\n");
+            continue;
+        }
+        text.push_str("| option | default | meaning |\n|---|---|---|\n");
+        for o in options {
+            let d = o
+                .default
+                .map_or_else(|| "(unset)".to_string(), |d| format!("`{}`", cell(&d)));
+            let _ = writeln!(text, "| `{}` | {d} | {} |", o.name, cell(o.help));
         }
     }
-    Ok(0)
+    text
 }
 
 /// The progress bar of `train` (hidden when quiet or not on a terminal).

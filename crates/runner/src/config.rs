@@ -8,7 +8,10 @@
 
 use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
-use stancepipe_core::{parse_options, Annotation, BuildContext, Company, Registry, StageConfig};
+use stancepipe_core::{
+    parse_options, Annotation, BuildContext, Company, ModelSource, OptionError, Registry,
+    StageConfig,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -69,6 +72,122 @@ pub struct StagePlan {
     pub kind: String,
     pub backend: String,
     pub config: Box<dyn StageConfig>,
+    /// Where the options came from, to word errors found later (at build).
+    pub origin: OptionOrigin,
+}
+
+/// Where a stage's options came from, for error messages: the options as
+/// written (with `--set` applied) and the keys that `--set` gave.
+#[derive(Debug, Clone, Default)]
+pub struct OptionOrigin {
+    options: toml::Table,
+    set: Vec<Vec<String>>,
+}
+
+impl OptionOrigin {
+    /// The error of option `e` of stage `id`, blamed on `--set <id>.<key>`
+    /// when the command line gave that key and on `file` otherwise; a
+    /// relative path that does not exist is named with the folder it was
+    /// resolved against.
+    pub fn error(&self, file: &str, id: &str, ctx: &BuildContext, e: OptionError) -> ConfigError {
+        let message = path_note(&self.options, &e.key, ctx, e.message);
+        self.parse_error(file, id, OptionError::new(e.key, message))
+    }
+
+    /// As [`OptionOrigin::error`], for an option that could not be parsed
+    /// (a type or an unknown key: never a path that is missing).
+    fn parse_error(&self, file: &str, id: &str, e: OptionError) -> ConfigError {
+        ConfigError::file(blame(file, id, &self.set, &e.key), e.message)
+            .with_stage(id)
+            .with_key(e.key)
+    }
+}
+
+/// `--set <target>.<key>` when one of the keys `--set` gave for `target`
+/// is `key` (or contains it, or lies inside it), else `file`.
+fn blame(file: &str, target: &str, set: &[Vec<String>], key: &str) -> String {
+    let key = key
+        .strip_prefix("run.")
+        .filter(|_| target == "run")
+        .unwrap_or(key);
+    let hit = set.iter().map(|k| k.join(".")).find(|k| {
+        !key.is_empty()
+            && (k == key || key.starts_with(&format!("{k}.")) || k.starts_with(&format!("{key}.")))
+    });
+    match hit {
+        Some(k) => format!("--set {target}.{k}"),
+        None => file.to_string(),
+    }
+}
+
+/// The folder relative paths resolve against, absolute, for messages.
+fn shown_base(base_dir: &Path) -> String {
+    let base = if base_dir.as_os_str().is_empty() {
+        std::env::current_dir().ok()
+    } else {
+        std::path::absolute(base_dir).ok()
+    };
+    base.unwrap_or_else(|| base_dir.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// When option `key` holds a relative path (or a list of them) that does not
+/// exist, says so with the folder it was resolved against: a copied
+/// pipeline file otherwise fails with a path the user never wrote.
+fn path_note(options: &toml::Table, key: &str, ctx: &BuildContext, message: String) -> String {
+    let Some(value) = key
+        .split('.')
+        .try_fold(None::<&toml::Value>, |at, k| {
+            match at {
+                None => options.get(k),
+                Some(v) => v.get(k),
+            }
+            .map(Some)
+        })
+        .flatten()
+    else {
+        return message;
+    };
+    let strings: Vec<&str> = match value {
+        toml::Value::String(s) => vec![s.as_str()],
+        toml::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
+        _ => Vec::new(),
+    };
+    for s in strings {
+        let path = Path::new(s);
+        let resolved = ctx.resolve(path).display().to_string();
+        // Only when the message is about this path (not, say, a bad value).
+        let about = message.contains(&resolved) || message.contains(s);
+        if s.is_empty() || path.is_absolute() || ctx.resolve(path).exists() || !about {
+            continue;
+        }
+        let base = shown_base(&ctx.base_dir);
+        // Only a model option can be a hub id.
+        let model_key = matches!(key.rsplit('.').next(), Some("model" | "encoder"));
+        let source = if model_key {
+            ModelSource::parse(s, ctx)
+        } else {
+            ModelSource::Local(ctx.resolve(path))
+        };
+        return match source {
+            // Read as a hub id because no such folder exists: say both.
+            ModelSource::Hub(_) => format!(
+                "{message}; as a local path, {s} does not exist either \
+                 (resolved against {base}, the config file's folder)"
+            ),
+            ModelSource::Local(_) => {
+                let note =
+                    format!("{s} not found (resolved against {base}, the config file's folder)");
+                if message.contains(&resolved) {
+                    note
+                } else {
+                    format!("{note}; {message}")
+                }
+            }
+        };
+    }
+    message
 }
 
 /// A validated pipeline, ready to be built.
@@ -167,27 +286,41 @@ impl PipelinePlan {
         let mut root: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| ConfigError::file(file, toml_syntax_error(text, &e)))?;
-        let swapped = apply_overrides(&mut root, overrides)?;
+        let sets = apply_overrides(&mut root, overrides)?;
         let mut decisive = root.clone();
         decisive.remove("run");
         decisive.remove("companies_file");
         let parsed: FileConfig =
             parse_options(root).map_err(|e| ConfigError::file(file, e.message).with_key(e.key))?;
 
+        let run_set = sets.given.get("run").map_or(&[][..], Vec::as_slice);
+        let run_error = |key: String, message: String| {
+            ConfigError::file(blame(file, "run", run_set, &key), message).with_key(key)
+        };
+        if parsed.run.contains_key("companies_file") {
+            return Err(run_error(
+                "run.companies_file".into(),
+                "companies_file is a top-level key: write it above [run] (in TOML, every key \
+                 after a [table] header belongs to that table)"
+                    .into(),
+            ));
+        }
         let run: RunOptions = parse_options(parsed.run)
-            .map_err(|e| ConfigError::file(file, e.message).with_key(format!("run.{}", e.key)))?;
+            .map_err(|e| run_error(format!("run.{}", e.key), e.message))?;
         if run.batch_size == 0 {
-            return Err(ConfigError::file(file, "must be at least 1").with_key("run.batch_size"));
+            return Err(run_error(
+                "run.batch_size".into(),
+                "must be at least 1".into(),
+            ));
         }
         if run.threads > MAX_THREADS {
-            return Err(ConfigError::file(
-                file,
+            return Err(run_error(
+                "run.threads".into(),
                 format!(
                     "{} threads asked; at most {MAX_THREADS} (0 = one per core)",
                     run.threads
                 ),
-            )
-            .with_key("run.threads"));
+            ));
         }
 
         let mut companies = parsed.company;
@@ -198,8 +331,16 @@ impl PipelinePlan {
                 base_dir.join(cf)
             };
             let ctext = std::fs::read_to_string(&cpath).map_err(|e| {
-                ConfigError::file(file, format!("cannot read {}: {e}", cpath.display()))
-                    .with_key("companies_file")
+                let message = if cf.is_relative() && !cpath.exists() {
+                    format!(
+                        "{} not found (resolved against {}, the config file's folder)",
+                        cf.display(),
+                        shown_base(&base_dir)
+                    )
+                } else {
+                    format!("cannot read {}: {e}", cpath.display())
+                };
+                ConfigError::file(file, message).with_key("companies_file")
             })?;
             let cfile: CompaniesFile = ctext
                 .parse::<toml::Table>()
@@ -216,7 +357,7 @@ impl PipelinePlan {
             base_dir,
             companies,
         };
-        let stages = plan_stages(file, parsed.stage, registry, &context, &swapped)?;
+        let stages = plan_stages(file, parsed.stage, registry, &context, &sets)?;
         let digest = digest(&decisive, &context.companies);
         Ok(PipelinePlan {
             file: file.to_string(),
@@ -258,11 +399,19 @@ fn toml_syntax_error(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-/// Stages whose backend `--set` changed, with the keys `--set` gave them.
-type Swapped = BTreeMap<String, BTreeSet<String>>;
+/// What `--set` changed.
+#[derive(Debug, Default)]
+struct Sets {
+    /// Per target (a stage id or `run`), the keys `--set` gave it.
+    given: BTreeMap<String, Vec<Vec<String>>>,
+    /// Stages whose backend `--set` changed, with the top-level keys
+    /// `--set` gave them.
+    swapped: BTreeMap<String, BTreeSet<String>>,
+}
 
-fn apply_overrides(root: &mut toml::Table, overrides: &[Override]) -> Result<Swapped, ConfigError> {
-    let mut set_keys: Swapped = BTreeMap::new();
+fn apply_overrides(root: &mut toml::Table, overrides: &[Override]) -> Result<Sets, ConfigError> {
+    let mut given: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    let mut set_keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut swapped = BTreeSet::new();
     for o in overrides {
         let here = || format!("--set {}.{}", o.target, o.key.join("."));
@@ -307,9 +456,16 @@ fn apply_overrides(root: &mut toml::Table, overrides: &[Override]) -> Result<Swa
                 .insert(o.key[0].clone());
         }
         set_path(table, &o.key, o.value.clone()).map_err(|m| ConfigError::file(here(), m))?;
+        given
+            .entry(o.target.clone())
+            .or_default()
+            .push(o.key.clone());
     }
     set_keys.retain(|id, _| swapped.contains(id));
-    Ok(set_keys)
+    Ok(Sets {
+        given,
+        swapped: set_keys,
+    })
 }
 
 fn validate_companies(file: &str, companies: &[Company]) -> Result<(), ConfigError> {
@@ -361,7 +517,7 @@ fn plan_stages(
     tables: Vec<toml::Table>,
     registry: &Registry,
     ctx: &BuildContext,
-    swapped: &Swapped,
+    sets: &Sets,
 ) -> Result<Vec<StagePlan>, ConfigError> {
     if tables.is_empty() {
         return Err(
@@ -395,18 +551,22 @@ fn plan_stages(
                 .with_stage(&id)
                 .with_key("kind")
         })?;
-        let backend = take_string(file, &id, &mut table, "backend")?;
+        let set = sets.given.get(&id).cloned().unwrap_or_default();
+        let backend = take_string(file, &id, &mut table, "backend").map_err(|e| ConfigError {
+            file: blame(file, &id, &set, "backend"),
+            ..e
+        })?;
         let factory = registry.factory(&kind, backend.as_deref()).map_err(|e| {
             let key = if backend.is_some() && registry.default_backend(&kind).is_some() {
                 "backend"
             } else {
                 "kind"
             };
-            ConfigError::file(file, e.to_string())
+            ConfigError::file(blame(file, &id, &set, key), e.to_string())
                 .with_stage(&id)
                 .with_key(key)
         })?;
-        if let Some(from_cli) = swapped.get(&id) {
+        if let Some(from_cli) = sets.swapped.get(&id) {
             // The file's options were written for the file's backend: keep
             // those the new backend has, and everything given with --set.
             let known: BTreeSet<&str> = factory.options().iter().map(|o| o.name).collect();
@@ -422,16 +582,16 @@ fn plan_stages(
                 keep
             });
         }
-        let config = factory.parse(table).map_err(|e| {
-            ConfigError::file(file, e.message)
-                .with_stage(&id)
-                .with_key(e.key)
-        })?;
-        config.check(ctx).map_err(|e| {
-            ConfigError::file(file, e.message)
-                .with_stage(&id)
-                .with_key(e.key)
-        })?;
+        let origin = OptionOrigin {
+            options: table.clone(),
+            set,
+        };
+        let config = factory
+            .parse(table)
+            .map_err(|e| origin.parse_error(file, &id, e))?;
+        config
+            .check(ctx)
+            .map_err(|e| origin.error(file, &id, ctx, e))?;
         for need in config.requires() {
             if !provided.contains(&need) {
                 return Err(ConfigError::file(
@@ -451,6 +611,7 @@ fn plan_stages(
             kind,
             backend: factory.backend().to_string(),
             config,
+            origin,
         });
     }
     Ok(plans)
@@ -490,6 +651,71 @@ mod tests {
         // ...and so are the file's unknown options when nothing is swapped.
         let e = load(&["s.backend=extractive", "s.bogus=1"]).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("bogus"));
+    }
+
+    #[test]
+    fn errors_of_set_values_are_blamed_on_set() {
+        let registry = crate::default_registry().unwrap();
+        let text = "[[stage]]\nid = \"t\"\nkind = \"tokenize\"\n\n[[stage]]\nid = \"s\"\nkind = \"summarize\"\nbackend = \"extractive\"\n";
+        let load = |text: &str, sets: &[&str]| {
+            let o: Vec<Override> = sets.iter().map(|s| s.parse().unwrap()).collect();
+            PipelinePlan::from_str(text, "p.toml", PathBuf::from("."), &o, &registry).unwrap_err()
+        };
+        let e = load(text, &["s.min_wrds=3"]);
+        assert_eq!(
+            (e.file.as_str(), e.stage.as_deref(), e.key.as_deref()),
+            ("--set s.min_wrds", Some("s"), Some("min_wrds"))
+        );
+        let e = load(text, &["s.max_sentences=0"]);
+        assert_eq!(e.file, "--set s.max_sentences");
+        let e = load(text, &["s.backend=gpt"]);
+        assert_eq!(
+            (e.file.as_str(), e.key.as_deref()),
+            ("--set s.backend", Some("backend"))
+        );
+        let e = load(text, &["run.batch_sise=3"]);
+        assert_eq!(
+            (e.file.as_str(), e.key.as_deref()),
+            ("--set run.batch_sise", Some("run.batch_sise"))
+        );
+        let e = load(text, &["run.batch_size=0"]);
+        assert_eq!(e.file, "--set run.batch_size");
+        // The file's own mistakes stay the file's.
+        let e = load(&format!("{text}bogus = 1\n"), &["s.max_sentences=2"]);
+        assert_eq!(
+            (e.file.as_str(), e.key.as_deref()),
+            ("p.toml", Some("bogus"))
+        );
+    }
+
+    #[test]
+    fn companies_file_in_run_is_explained() {
+        let registry = crate::default_registry().unwrap();
+        let text =
+            "[run]\ncompanies_file = \"c.toml\"\n\n[[stage]]\nid = \"t\"\nkind = \"tokenize\"\n";
+        let e =
+            PipelinePlan::from_str(text, "p.toml", PathBuf::from("."), &[], &registry).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("run.companies_file"));
+        assert!(e.message.contains("top-level key"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_missing_relative_path_names_the_folder_it_was_resolved_against() {
+        let registry = crate::default_registry().unwrap();
+        let text = "[[stage]]\nid = \"t\"\nkind = \"tokenize\"\ntokenizer = \"models/tok.json\"\n";
+        let base = PathBuf::from("/nonexistent-base/conf");
+        let e = PipelinePlan::from_str(text, "p.toml", base, &[], &registry).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("tokenizer"));
+        assert_eq!(
+            e.message,
+            "models/tok.json not found (resolved against /nonexistent-base/conf, the config file's folder)"
+        );
+        // An absolute path is named as it is.
+        let text = text.replace("models/tok.json", "/nonexistent/tok.json");
+        let e = PipelinePlan::from_str(&text, "p.toml", PathBuf::from("."), &[], &registry)
+            .unwrap_err();
+        assert!(!e.message.contains("resolved against"), "{}", e.message);
+        assert!(e.message.contains("/nonexistent/tok.json"), "{}", e.message);
     }
 
     #[test]

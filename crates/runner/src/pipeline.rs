@@ -71,11 +71,10 @@ impl PipelinePlan {
             .map_err(|m| ConfigError::file(&self.file, m).with_key("run.threads"))?;
         let mut stages = Vec::with_capacity(self.stages.len());
         for p in &self.stages {
-            let stage = p.config.build(&self.context).map_err(|e| {
-                ConfigError::file(&self.file, e.message)
-                    .with_stage(&p.id)
-                    .with_key(e.key)
-            })?;
+            let stage = p
+                .config
+                .build(&self.context)
+                .map_err(|e| p.origin.error(&self.file, &p.id, &self.context, e))?;
             stages.push(BuiltStage {
                 id: p.id.clone(),
                 kind: p.kind.clone(),
