@@ -325,6 +325,77 @@ fn streaming_jsonl_filter() {
 }
 
 #[test]
+fn jsonl_records_track_their_own_companies_and_shared_aliases_are_noted() {
+    let input = concat!(
+        r#"{"id": "a", "text": "Ant rose sharply. Ant Group is great. Farmers grow apple trees.", "companies": [{"name": "Ant Group", "aliases": ["Ant"]}, {"name": "Ant Financial", "aliases": ["Ant"]}, {"name": "Apple"}]}"#,
+        "\n",
+        r#"{"id": "b", "text": "Ant rose sharply."}"#,
+        "\n",
+        r#"{"id": "c", "text": "Ant rose.", "companies": [{"name": "Ant", "case": "any"}]}"#,
+        "\n",
+    );
+    let out = stancepipe(
+        &[
+            "run",
+            "--config",
+            "configs/eval/target-aggregate.toml",
+            "--format",
+            "jsonl",
+            "-",
+        ],
+        Some(input.as_bytes()),
+    );
+    // Record c names an unknown key: an error record, exit 1.
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let docs: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 3);
+    let a = &docs[0];
+    let names: Vec<&str> = a["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["company"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Ant Group", "Ant Financial", "Apple"]);
+    let mentioned: Vec<&str> = a["entities"][0]["mentions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| text_of(a, m))
+        .collect();
+    assert_eq!(mentioned, ["Ant", "Ant Group"]);
+    assert_eq!(a["entities"][1]["mentions"].as_array().unwrap().len(), 0);
+    // "apple trees" is not Apple.
+    assert_eq!(a["entities"][2]["mentions"].as_array().unwrap().len(), 0);
+    assert_eq!(a["stance"].as_array().unwrap().len(), 3);
+    let notes: Vec<&str> = a["notes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a shared alias is noted: {a}"))
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("\"Ant Group\"") && notes[0].contains("\"Ant Financial\""),
+        "{}",
+        notes[0]
+    );
+    // Input only: the companies are not echoed.
+    assert!(a.get("companies").is_none());
+    // Another record does not see them.
+    assert_eq!(docs[1]["entities"].as_array().unwrap().len(), 0);
+    let err = docs[2]["error"]["message"].as_str().unwrap();
+    assert!(
+        err.contains("\"companies\"") && err.contains("case"),
+        "{err}"
+    );
+}
+
+#[test]
 fn plain_text_on_stdin_and_jsonl_output_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/out.jsonl");

@@ -301,3 +301,79 @@ fn user_gold_all_tasks_missing_documents_and_thresholds() {
         out.stderr
     );
 }
+
+/// Runs `eval` with the model-free pipeline on a gold file holding `lines`.
+fn eval_gold(dir: &Path, lines: &[&str], extra: &[&str]) -> Output {
+    let gold = dir.join("gold.jsonl");
+    std::fs::write(&gold, lines.join("\n") + "\n").unwrap();
+    let mut args = vec![
+        "eval",
+        "--config",
+        "configs/eval/target-aggregate.toml",
+        "--gold",
+        gold.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    stancepipe(&args, None)
+}
+
+#[test]
+fn each_document_tracks_its_own_gold_entities() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r");
+    // "Ant" is a name of Ant Group in one document and a company of its own
+    // in another; "Trump" is one person in one document and another in the
+    // next. Tracked as one corpus-wide list, the first listed would take
+    // every "Ant" and every "Trump".
+    let out = eval_gold(
+        dir.path(),
+        &[
+            r#"{"id":"a","text":"Ant had a great, wonderful year.","entities":[{"name":"Ant Group","aliases":["Ant"],"stance":"favor"}]}"#,
+            r#"{"id":"b","text":"Ant is a terrible, awful mess.","entities":[{"name":"Ant","stance":"against"}]}"#,
+            r#"{"id":"c","text":"Trump gave a great, wonderful speech.","entities":[{"name":"Melania Trump","aliases":["Trump"],"stance":"favor"}]}"#,
+            r#"{"id":"d","text":"Trump made a terrible, awful mistake.","entities":[{"name":"Donald Trump","aliases":["Trump"],"stance":"against"}]}"#,
+        ],
+        &["--report", report.to_str().unwrap()],
+    );
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    let r = read_json(&report.join("report.json"));
+    let p = &r["pipelines"][0];
+    assert_eq!(p["stance"]["not_found"], 0, "{}", p["stance"]);
+    assert_eq!(p["stance"]["items"], 4);
+    assert_eq!(p["stance"]["accuracy"]["value"], 1.0, "{}", p["stance"]);
+    for row in p["stance"]["companies"].as_array().unwrap() {
+        assert_eq!(row["correct"], 1, "{row}");
+    }
+    // Tracked somewhere in the corpus: the four gold entities.
+    assert_eq!(p["companies"], 4);
+}
+
+#[test]
+fn bad_gold_records_exit_3_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = r#"{"id":"a","text":"Acme rose.","entities":[{"name":"Acme","stance":"favor"}]}"#;
+    let cases: [(&str, &str); 3] = [
+        (
+            r#"{"id":"a","text":"Acme fell.","entities":[{"name":"Acme","stance":"against"}]}"#,
+            "used twice (first on line 1)",
+        ),
+        (
+            r#"{"id":"b","text":"Acme fell.","sentences":[{"start":0,"end":99,"label":"negative"}]}"#,
+            "end 99 is past the end of the text (10 bytes)",
+        ),
+        (
+            r#"{"id":"b","text":"Acme fell.","sentences":[{"start":6,"end":2,"label":"negative"}]}"#,
+            "start 6 is after end 2",
+        ),
+    ];
+    for (bad, what) in cases {
+        let out = eval_gold(dir.path(), &[ok, "", bad], &[]);
+        assert_eq!(out.code, 3, "{bad}: stderr: {}", out.stderr);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line: {}", out.stderr);
+        assert!(lines[0].starts_with("stancepipe: error: "), "{}", lines[0]);
+        assert!(lines[0].contains("gold.jsonl: line 3: "), "{}", lines[0]);
+        assert!(lines[0].contains(what), "{}", lines[0]);
+        assert!(out.stdout.is_empty(), "nothing scored: {}", out.stdout);
+    }
+}

@@ -2,10 +2,13 @@
 //! them (`stancepipe-eval`) and writes `report.json`, `report.md` and
 //! `report.html` (see `docs/evaluation.md`).
 //!
-//! Every pipeline tracks its configured companies plus every gold entity
-//! (name and aliases; names that differ only in ASCII case are one
-//! company), so that the stance of each gold entity is decided by the
-//! pipeline's own mention finding and decision rule.
+//! Every pipeline tracks, in each document, its configured companies plus
+//! that document's own gold entities (name and aliases; names that differ
+//! only in ASCII case are one company), given as the document's
+//! `Doc::companies`, so that the stance of each gold entity is decided by
+//! the pipeline's own mention finding and decision rule, and entities of
+//! other documents ("Ant" and "Ant Group", two Trumps) cannot take its
+//! mentions.
 
 use crate::{exit, Failure};
 use clap::Args;
@@ -193,10 +196,12 @@ pub fn eval(args: EvalArgs, quiet: bool) -> Result<u8, Failure> {
     let registry = default_registry().map_err(|e| Failure::new(exit::CONFIG, e))?;
     let mut plans = Vec::new();
     for c in &args.configs {
-        let mut plan = PipelinePlan::load(c, &args.set, &registry)
+        let plan = PipelinePlan::load(c, &args.set, &registry)
             .map_err(|e| Failure::new(exit::CONFIG, e))?;
-        plan.context.companies = corpus::companies(&plan.context.companies, gold);
-        plans.push(plan);
+        // Companies tracked somewhere in the corpus, for the report; each
+        // document gets its own gold entities below.
+        let tracked = corpus::companies(&plan.context.companies, gold).len();
+        plans.push((plan, tracked));
     }
 
     let boot = Bootstrap {
@@ -218,7 +223,7 @@ pub fn eval(args: EvalArgs, quiet: bool) -> Result<u8, Failure> {
     let bar = progress(quiet, (gold.len() * plans.len()) as u64);
     let mut runs: Vec<Vec<Doc>> = Vec::new();
     let mut pipelines = Vec::new();
-    for ((plan, config), name) in plans.iter().zip(&args.configs).zip(&names) {
+    for (((plan, tracked), config), name) in plans.iter().zip(&args.configs).zip(&names) {
         bar.set_message(name.clone());
         let start = Instant::now();
         let pipeline = plan.build().map_err(|e| Failure::new(exit::CONFIG, e))?;
@@ -236,12 +241,16 @@ pub fn eval(args: EvalArgs, quiet: bool) -> Result<u8, Failure> {
         let source = set.path.display().to_string();
         let inputs = gold.iter().map(|g| {
             let text = g.text.clone().unwrap_or_default();
-            doc_from_bytes(
+            let mut doc = doc_from_bytes(
                 g.id.clone(),
                 source.clone(),
                 text.into_bytes(),
                 plan.run.max_doc_bytes,
-            )
+            );
+            if doc.is_ok() {
+                doc.companies = corpus::doc_companies(g);
+            }
+            doc
         });
         let mut out = Vec::with_capacity(gold.len());
         stancepipe_runner::run(&pipeline, inputs, |doc| {
@@ -256,7 +265,7 @@ pub fn eval(args: EvalArgs, quiet: bool) -> Result<u8, Failure> {
             name: name.clone(),
             config: config.display().to_string(),
             stages,
-            companies: plan.context.companies.len(),
+            companies: *tracked,
             seconds: start.elapsed().as_secs_f64(),
             scores,
         });

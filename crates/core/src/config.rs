@@ -5,18 +5,27 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// A company to track, with the names it goes by.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Case (the rule lives in the tokenize stage's `MentionFinder`): by default
+/// an alias with a capital letter ("Apple", "JD") matches as written or in
+/// all capitals ("APPLE", in a headline), never in lower case ("apple
+/// pie"); an alias written all in lower case ("alipay") matches in any case.
+/// `case_sensitive` and `case_insensitive` override that for every alias of
+/// the company.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Company {
     pub name: String,
     /// Names matched in the text. The name itself is always matched too.
     #[serde(default)]
     pub aliases: Vec<String>,
-    /// Match exactly as written. By default aliases match ASCII
-    /// case-insensitively, except all-capital aliases of up to 4 letters
-    /// (acronyms such as "JD"), which would otherwise match common words.
+    /// Match every alias exactly as written (not even in all capitals).
     #[serde(default)]
     pub case_sensitive: bool,
+    /// Match every alias in any ASCII case: for a lower-case brand or a
+    /// ticker that the text writes in any case.
+    #[serde(default)]
+    pub case_insensitive: bool,
 }
 
 impl Company {
@@ -30,6 +39,68 @@ impl Company {
         }
         out
     }
+
+    /// A company with a name and aliases and the default case rule.
+    pub fn new(name: impl Into<String>, aliases: &[&str]) -> Self {
+        Company {
+            name: name.into(),
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            ..Company::default()
+        }
+    }
+
+    /// What is wrong with this company, if anything: an empty name or
+    /// alias, or both case options at once.
+    pub fn check(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("company name is empty".into());
+        }
+        if self.aliases.iter().any(|a| a.trim().is_empty()) {
+            return Err(format!("company {:?} has an empty alias", self.name));
+        }
+        if self.case_sensitive && self.case_insensitive {
+            return Err(format!(
+                "company {:?} sets both case_sensitive and case_insensitive",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `base` followed by `extra`, merged by name (trimmed, ASCII
+/// case-insensitively; empty names skipped): a company of `extra` whose name
+/// is already there adds its aliases to that company (which keeps its own
+/// case options), any other is appended. The order, and so the order of the
+/// entities the tokenize stage writes, is `base` first.
+pub fn merge_companies<'a>(
+    base: &[Company],
+    extra: impl IntoIterator<Item = &'a Company>,
+) -> Vec<Company> {
+    let mut out: Vec<Company> = base.to_vec();
+    for c in extra {
+        let name = c.name.trim();
+        if name.is_empty() {
+            continue;
+        }
+        let i = match out.iter().position(|x| x.name.eq_ignore_ascii_case(name)) {
+            Some(i) => i,
+            None => {
+                out.push(Company {
+                    name: name.to_string(),
+                    aliases: Vec::new(),
+                    ..c.clone()
+                });
+                out.len() - 1
+            }
+        };
+        for a in c.aliases.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+            if !out[i].aliases.iter().any(|x| x == a) {
+                out[i].aliases.push(a.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Shared, read-only context for configuring and building stages.
@@ -135,11 +206,42 @@ mod tests {
 
     #[test]
     fn company_names_dedupe() {
-        let c = Company {
-            name: "WeChat".into(),
-            aliases: vec!["WeChat".into(), "WeChat Pay".into()],
-            case_sensitive: false,
-        };
+        let c = Company::new("WeChat", &["WeChat", "WeChat Pay"]);
         assert_eq!(c.names(), vec!["WeChat", "WeChat Pay"]);
+    }
+
+    #[test]
+    fn merge_by_name_keeps_base_first() {
+        let base = [Company::new("Acme", &["Acme Corp"])];
+        let extra = [
+            Company::new(" acme ", &["ACME Inc", "Acme Corp"]),
+            Company::new("Bolt", &["Bolt Inc"]),
+            Company::new("  ", &["x"]),
+            Company {
+                case_insensitive: true,
+                ..Company::new("BOLT", &["bolt"])
+            },
+        ];
+        let merged = merge_companies(&base, &extra);
+        assert_eq!(
+            merged,
+            [
+                Company::new("Acme", &["Acme Corp", "ACME Inc"]),
+                Company::new("Bolt", &["Bolt Inc", "bolt"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn company_check_rejects_both_case_options() {
+        assert!(Company::new("Acme", &[]).check().is_ok());
+        let both = Company {
+            case_sensitive: true,
+            case_insensitive: true,
+            ..Company::new("Acme", &[])
+        };
+        assert!(both.check().unwrap_err().contains("both"));
+        assert!(Company::new(" ", &[]).check().is_err());
+        assert!(Company::new("Acme", &[""]).check().is_err());
     }
 }

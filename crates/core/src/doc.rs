@@ -3,6 +3,7 @@
 //! JSON). All offsets are byte offsets into [`Doc::text`], always on char
 //! boundaries, so `&doc.text[s.start..s.end]` is the annotated text.
 
+use crate::config::Company;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -284,6 +285,12 @@ pub struct Doc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     pub text: String,
+    /// Companies tracked in this document only, beside the configured ones
+    /// (a JSONL record's `companies`; `eval`'s gold entities of the
+    /// document). Input only: never written (the entities and stances they
+    /// get are). See [`Doc::company_names`].
+    #[serde(default, skip_serializing)]
+    pub companies: Vec<Company>,
     #[serde(default)]
     pub sentences: Vec<Sentence>,
     #[serde(default)]
@@ -312,6 +319,7 @@ impl Doc {
             config_digest: None,
             source: None,
             text: text.into(),
+            companies: Vec::new(),
             sentences: Vec::new(),
             tokens: Vec::new(),
             entities: Vec::new(),
@@ -354,6 +362,22 @@ impl Doc {
         let mut doc = Doc::new(id, text);
         doc.sentences = sentences;
         doc
+    }
+
+    /// The companies tracked in this document, by name: `configured` (in
+    /// that order), then this document's own [`Doc::companies`] whose names
+    /// are not among them, as [`crate::merge_companies`] merges them (the
+    /// tokenize stage writes one entity per name, the stance stage one
+    /// stance per name, in this order).
+    pub fn company_names(&self, configured: &[String]) -> Vec<String> {
+        let mut out = configured.to_vec();
+        for c in &self.companies {
+            let name = c.name.trim();
+            if !name.is_empty() && !out.iter().any(|x| x.eq_ignore_ascii_case(name)) {
+                out.push(name.to_string());
+            }
+        }
+        out
     }
 
     pub fn is_ok(&self) -> bool {
@@ -412,6 +436,31 @@ mod tests {
         let back: Doc = serde_json::from_str(&json).unwrap();
         assert_eq!(back, doc);
         assert_eq!(back.slice(back.sentences[0].span), "Alipay fell.");
+    }
+
+    #[test]
+    fn own_companies_are_input_only_and_follow_the_configured_ones() {
+        let mut doc = Doc::new("d", "Ant rose.");
+        doc.companies = vec![
+            Company::new("Ant", &[]),
+            Company::new("alipay", &[]),
+            Company::new(" Bolt ", &[]),
+        ];
+        let configured = ["Alipay".to_string()];
+        assert_eq!(doc.company_names(&configured), ["Alipay", "Ant", "Bolt"]);
+        let names: Vec<String> =
+            crate::merge_companies(&[Company::new("Alipay", &[])], &doc.companies)
+                .into_iter()
+                .map(|c| c.name)
+                .collect();
+        assert_eq!(names, doc.company_names(&configured));
+        let json = serde_json::to_string(&doc).unwrap();
+        assert!(!json.contains("companies"), "{json}");
+        let back: Doc = serde_json::from_str(
+            r#"{"schema_version":2,"id":"d","text":"t","companies":[{"name":"Ant"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(back.companies, [Company::new("Ant", &[])]);
     }
 
     #[test]

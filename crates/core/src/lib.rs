@@ -23,7 +23,7 @@ pub mod model;
 pub mod registry;
 pub mod stage;
 
-pub use config::{parse_options, BuildContext, Company, OptionError};
+pub use config::{merge_companies, parse_options, BuildContext, Company, OptionError};
 pub use doc::*;
 pub use model::{ModelError, ModelRepo, ModelSource};
 pub use registry::{

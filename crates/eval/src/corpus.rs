@@ -20,8 +20,7 @@
 use crate::datasets::{self, DataError, Split, TargetExample};
 use crate::gold::{read_gold, GoldDoc, GoldEntity, GoldError, GoldSentence};
 use serde::Serialize;
-use stancepipe_core::{Company, StanceLabel};
-use std::collections::HashMap;
+use stancepipe_core::{merge_companies, Company, StanceLabel};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -191,35 +190,36 @@ fn target_docs(examples: Vec<TargetExample>) -> Vec<GoldDoc> {
     docs
 }
 
-/// The configured companies plus the gold entities, merged by name (ASCII
-/// case-insensitively) with their aliases.
-pub fn companies(configured: &[Company], gold: &[GoldDoc]) -> Vec<Company> {
-    let mut out: Vec<Company> = configured.to_vec();
-    let mut index: HashMap<String, usize> = out
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.name.to_ascii_lowercase(), i))
-        .collect();
-    for e in gold.iter().flat_map(|g| &g.entities) {
-        let name = e.name.trim();
-        if name.is_empty() {
-            continue;
-        }
-        let i = *index.entry(name.to_ascii_lowercase()).or_insert_with(|| {
-            out.push(Company {
-                name: name.to_string(),
-                aliases: Vec::new(),
-                case_sensitive: false,
-            });
-            out.len() - 1
-        });
-        for a in e.aliases.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
-            if !out[i].aliases.iter().any(|x| x == a) {
-                out[i].aliases.push(a.to_string());
-            }
-        }
+/// A gold entity as a company to track: its name and aliases, with the
+/// default case rule.
+fn entity_company(e: &GoldEntity) -> Company {
+    Company {
+        name: e.name.trim().to_string(),
+        aliases: e.aliases.clone(),
+        ..Company::default()
     }
-    out
+}
+
+/// The companies one gold document tracks on its own ([`stancepipe_core::Doc::companies`]):
+/// its gold entities, merged by name (ASCII case-insensitively) with their
+/// aliases. `eval` gives each document these, beside the configured
+/// companies, so that entities of other documents ("Ant" here, "Ant Group"
+/// there; two different Trumps) cannot take its mentions.
+pub fn doc_companies(gold: &GoldDoc) -> Vec<Company> {
+    let own: Vec<Company> = gold.entities.iter().map(entity_company).collect();
+    merge_companies(&[], &own)
+}
+
+/// The configured companies plus the gold entities of every document,
+/// merged by name (ASCII case-insensitively) with their aliases: every
+/// company the corpus tracks somewhere.
+pub fn companies(configured: &[Company], gold: &[GoldDoc]) -> Vec<Company> {
+    let all: Vec<Company> = gold
+        .iter()
+        .flat_map(|g| &g.entities)
+        .map(entity_company)
+        .collect();
+    merge_companies(configured, &all)
 }
 
 /// The names a PerSenT entity goes by: the full name, and its last word
@@ -423,6 +423,24 @@ mod tests {
             ]
         );
         assert_eq!(docs[1].entities[0].stance, Some(StanceLabel::None));
+    }
+
+    #[test]
+    fn each_document_tracks_its_own_entities() {
+        let gold = crate::gold::parse_gold(concat!(
+            r#"{"id":"a","text":"Ant Group fell.","entities":[{"name":"Ant Group","aliases":["Ant"]},{"name":"ant group","aliases":["AG"]}]}"#,
+            "\n",
+            r#"{"id":"b","text":"Ant rose.","entities":[{"name":" Ant ","stance":"favor"}]}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            doc_companies(&gold[0]),
+            [Company::new("Ant Group", &["Ant", "AG"])]
+        );
+        assert_eq!(doc_companies(&gold[1]), [Company::new("Ant", &[])]);
+        let all = companies(&[Company::new("Alipay", &[])], &gold);
+        let names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["Alipay", "Ant Group", "Ant"]);
     }
 
     #[test]

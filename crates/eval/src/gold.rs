@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use stancepipe_core::StanceLabel;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -50,22 +51,81 @@ pub enum GoldError {
     Parse { where_: String, message: String },
 }
 
-/// Parses gold JSONL text (blank lines skipped).
+/// Parses gold JSONL text (blank lines skipped). Records are checked as
+/// [`read_gold`] checks them (ids used once; sentence spans of a record
+/// with `text` inside it), naming the line.
 pub fn parse_gold(text: &str) -> Result<Vec<GoldDoc>, GoldError> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| GoldError::Parse {
-                where_: format!("line {}", i + 1),
-                message: e.to_string(),
-            })
-        })
-        .collect()
+    let docs = parse_lines(text)?;
+    for (line, doc) in &docs {
+        check_spans(*line, doc)?;
+    }
+    Ok(docs.into_iter().map(|(_, d)| d).collect())
+}
+
+/// The records with their 1-based line numbers; an id used twice is an
+/// error (two records would be scored against one prediction).
+fn parse_lines(text: &str) -> Result<Vec<(usize, GoldDoc)>, GoldError> {
+    let mut first_line: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let line = i + 1;
+        let doc: GoldDoc = serde_json::from_str(l).map_err(|e| GoldError::Parse {
+            where_: format!("line {line}"),
+            message: e.to_string(),
+        })?;
+        if let Some(first) = first_line.insert(doc.id.clone(), line) {
+            return Err(GoldError::Parse {
+                where_: format!("line {line}"),
+                message: format!(
+                    "id {:?} is used twice (first on line {first}); every record needs its own id",
+                    doc.id
+                ),
+            });
+        }
+        out.push((line, doc));
+    }
+    Ok(out)
+}
+
+/// Every gold sentence span lies in the text, on char boundaries, with
+/// start <= end (spans are byte offsets into the text). Skipped while the
+/// text is not known yet.
+fn check_spans(line: usize, doc: &GoldDoc) -> Result<(), GoldError> {
+    let Some(text) = &doc.text else {
+        return Ok(());
+    };
+    for (k, s) in doc.sentences.iter().enumerate() {
+        let problem = if s.start > s.end {
+            format!("start {} is after end {}", s.start, s.end)
+        } else if s.end > text.len() {
+            format!(
+                "end {} is past the end of the text ({} bytes)",
+                s.end,
+                text.len()
+            )
+        } else if !text.is_char_boundary(s.start) || !text.is_char_boundary(s.end) {
+            format!(
+                "start {} or end {} is inside a UTF-8 character (offsets are in bytes)",
+                s.start, s.end
+            )
+        } else {
+            continue;
+        };
+        return Err(GoldError::Parse {
+            where_: format!("line {line}"),
+            message: format!("id {:?}: sentences[{k}]: {problem}", doc.id),
+        });
+    }
+    Ok(())
 }
 
 /// Reads a gold file, or `gold.jsonl` in a directory. A record without
-/// `text` takes it from `<id>.txt` beside the gold file.
+/// `text` takes it from `<id>.txt` beside the gold file. A bad record (bad
+/// JSON, an unknown key, an id used twice, a sentence span outside the text
+/// or with start > end) is an error naming the file and the line.
 pub fn read_gold(path: &Path) -> Result<Vec<GoldDoc>, GoldError> {
     let file = if path.is_dir() {
         path.join("gold.jsonl")
@@ -77,15 +137,16 @@ pub fn read_gold(path: &Path) -> Result<Vec<GoldDoc>, GoldError> {
         source,
     };
     let text = std::fs::read_to_string(&file).map_err(io)?;
-    let mut docs = parse_gold(&text).map_err(|e| match e {
+    let in_file = |e| match e {
         GoldError::Parse { where_, message } => GoldError::Parse {
             where_: format!("{}: {where_}", file.display()),
             message,
         },
         other => other,
-    })?;
+    };
+    let mut docs = parse_lines(&text).map_err(in_file)?;
     let dir = file.parent().unwrap_or(Path::new("."));
-    for d in &mut docs {
+    for (line, d) in &mut docs {
         if d.text.is_none() {
             let p = dir.join(format!("{}.txt", d.id));
             d.text = Some(std::fs::read_to_string(&p).map_err(|source| GoldError::Io {
@@ -93,8 +154,9 @@ pub fn read_gold(path: &Path) -> Result<Vec<GoldDoc>, GoldError> {
                 source,
             })?);
         }
+        check_spans(*line, d).map_err(in_file)?;
     }
-    Ok(docs)
+    Ok(docs.into_iter().map(|(_, d)| d).collect())
 }
 
 #[cfg(test)]
@@ -125,5 +187,48 @@ mod tests {
         let e = parse_gold("{\"id\":\"a\",\"entities\":[{\"name\":\"x\",\"stance\":\"pro\"}]}")
             .unwrap_err();
         assert!(e.to_string().contains("line 1"));
+    }
+
+    #[test]
+    fn duplicate_ids_name_both_lines() {
+        let e = parse_gold("{\"id\":\"a\"}\n\n{\"id\":\"b\"}\n{\"id\":\"a\"}").unwrap_err();
+        let e = e.to_string();
+        assert!(e.starts_with("line 4: "), "{e}");
+        assert!(e.contains("\"a\"") && e.contains("first on line 1"), "{e}");
+    }
+
+    #[test]
+    fn sentence_spans_must_lie_in_the_text() {
+        let rec = |s: usize, e: usize| {
+            format!(
+                "{{\"id\":\"ok\",\"text\":\"Fine.\"}}\n{{\"id\":\"x\",\"text\":\"Acme fell. Zürich\",\"sentences\":[{{\"start\":0,\"end\":10,\"label\":\"negative\"}},{{\"start\":{s},\"end\":{e},\"label\":\"neutral\"}}]}}"
+            )
+        };
+        assert_eq!(parse_gold(&rec(11, 18)).unwrap().len(), 2);
+        for (s, e, what) in [
+            (11, 40, "past the end of the text (18 bytes)"),
+            (9, 3, "start 9 is after end 3"),
+            (11, 13, "inside a UTF-8 character"),
+        ] {
+            let err = parse_gold(&rec(s, e)).unwrap_err().to_string();
+            assert!(err.starts_with("line 2: "), "{err}");
+            assert!(err.contains("sentences[1]") && err.contains(what), "{err}");
+        }
+    }
+
+    #[test]
+    fn read_gold_checks_spans_of_texts_read_beside_it() {
+        let dir = std::env::temp_dir().join(format!("stancepipe-gold-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("d.txt"), "Short.").unwrap();
+        std::fs::write(
+            dir.join("gold.jsonl"),
+            "{\"id\":\"d\",\"sentences\":[{\"start\":0,\"end\":60,\"label\":\"neutral\"}]}\n",
+        )
+        .unwrap();
+        let err = read_gold(&dir).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.contains("gold.jsonl: line 1: "), "{err}");
+        assert!(err.contains("past the end of the text (6 bytes)"), "{err}");
     }
 }

@@ -490,6 +490,9 @@ fn validate_companies(file: &str, companies: &[Company]) -> Result<(), ConfigErr
             )
             .with_key(format!("{key}.aliases")));
         }
+        if let Err(m) = c.check() {
+            return Err(ConfigError::file(file, m).with_key(format!("{key}.case_insensitive")));
+        }
     }
     Ok(())
 }
@@ -723,5 +726,25 @@ mod tests {
         let mut t = toml::Table::new();
         set_path(&mut t, &["a".into(), "b".into()], toml::Value::Integer(1)).unwrap();
         assert_eq!(t["a"]["b"].as_integer(), Some(1));
+    }
+
+    #[test]
+    fn a_company_cannot_be_both_case_sensitive_and_insensitive() {
+        let registry = crate::default_registry().unwrap();
+        let stages = "[[stage]]\nid = \"t\"\nkind = \"tokenize\"\n";
+        let load = |company: &str| {
+            let text = format!("[[company]]\nname = \"Apple\"\n{company}\n{stages}");
+            PipelinePlan::from_str(&text, "p.toml", PathBuf::from("."), &[], &registry)
+        };
+        let plan = load("case_insensitive = true").unwrap();
+        assert!(plan.context.companies[0].case_insensitive);
+        let err = load("case_sensitive = true\ncase_insensitive = true")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("company[0].case_insensitive") && err.contains("both"),
+            "{err}"
+        );
     }
 }

@@ -450,9 +450,28 @@ impl<R> JsonlReader<R> {
             None | Some(serde_json::Value::Null) => line_id,
             Some(_) => return fail(line_id, "\"id\" must be a string or a number".into()),
         };
+        // `"companies": [{"name", "aliases"}]`: the record's own companies
+        // (`Doc::companies`), tracked in it beside the configured ones.
+        let companies = match value.get("companies") {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(v) => match <Vec<stancepipe_core::Company> as serde::Deserialize>::deserialize(v)
+                .map_err(|e| e.to_string())
+                .and_then(|cs| {
+                    cs.iter()
+                        .try_for_each(stancepipe_core::Company::check)
+                        .map(|()| cs)
+                }) {
+                Ok(cs) => cs,
+                Err(e) => return fail(id, format!("\"companies\": {e}")),
+            },
+        };
         match value.get("text") {
             Some(serde_json::Value::String(text)) => {
-                doc_from_bytes(id, here.clone(), text.clone().into_bytes(), self.max)
+                let mut d = doc_from_bytes(id, here.clone(), text.clone().into_bytes(), self.max);
+                if d.is_ok() {
+                    d.companies = companies;
+                }
+                d
             }
             _ => fail(id, "record has no \"text\" string".into()),
         }
@@ -601,6 +620,7 @@ impl Iterator for Inputs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stancepipe_core::Company;
     use std::io::Cursor;
 
     const MAX: u64 = 1 << 20;
@@ -638,6 +658,41 @@ mod tests {
         assert!(docs[2].is_ok());
         assert_eq!(docs[3].id, "7");
         assert!(!docs[3].is_ok());
+    }
+
+    #[test]
+    fn jsonl_records_carry_their_own_companies() {
+        let data = concat!(
+            r#"{"id": "a", "text": "Ant rose.", "companies": [{"name": "Ant Group", "aliases": ["Ant"]}, {"name": "Bolt"}]}"#,
+            "\n",
+            r#"{"id": "b", "text": "x", "companies": [{"name": "Bolt", "alias": ["B"]}]}"#,
+            "\n",
+            r#"{"id": "c", "text": "x", "companies": [{"name": "Bolt", "case_sensitive": true, "case_insensitive": true}]}"#,
+            "\n",
+            r#"{"id": "d", "text": "x", "companies": null}"#,
+            "\n",
+        );
+        let docs: Vec<Doc> =
+            JsonlReader::new(Cursor::new(data), "f.jsonl".into(), "f.jsonl".into(), MAX).collect();
+        assert!(docs[0].is_ok());
+        assert_eq!(
+            docs[0].companies,
+            [
+                Company::new("Ant Group", &["Ant"]),
+                Company::new("Bolt", &[])
+            ]
+        );
+        // A misspelt key or a contradiction: an error record naming it.
+        let err = docs[1].error.as_ref().unwrap();
+        assert!(
+            err.message.contains("\"companies\"") && err.message.contains("alias"),
+            "{}",
+            err.message
+        );
+        assert_eq!(docs[1].id, "b");
+        let err = docs[2].error.as_ref().unwrap();
+        assert!(err.message.contains("case_insensitive"), "{}", err.message);
+        assert!(docs[3].is_ok() && docs[3].companies.is_empty());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! The `aggregate` backend is a transparent baseline built on the sentence
 //! labels of the classify stage. For each company of the configuration, in
-//! configuration order (every company gets exactly one [`CompanyStance`],
+//! configuration order, then each of the document's own companies
+//! ([`Doc::companies`], [`Doc::company_names`]) (every company gets exactly one [`CompanyStance`],
 //! also when the document never mentions it):
 //!
 //! 1. **Evidence sentences**: the distinct *content* sentences holding at
@@ -134,10 +135,11 @@ pub struct AggregateStance {
 }
 
 impl AggregateStance {
-    /// The stance toward every tracked company, in configuration order.
+    /// The stance toward every tracked company, in configuration order,
+    /// then the document's own companies ([`Doc::company_names`]).
     pub fn stances(&self, doc: &Doc) -> Result<Vec<CompanyStance>, String> {
         let content = content_sentences(doc);
-        self.companies
+        doc.company_names(&self.companies)
             .iter()
             .map(|c| self.stance(doc, c, content))
             .collect()
@@ -385,6 +387,7 @@ mod tests {
                     name: c.to_string(),
                     aliases: vec![],
                     case_sensitive: false,
+                    case_insensitive: false,
                 })
                 .collect(),
         }
@@ -548,6 +551,20 @@ mod tests {
             assert!(absent.evidence.is_empty());
         }
         assert_eq!(s[1].stance, StanceLabel::Against);
+    }
+
+    #[test]
+    fn a_documents_own_companies_get_a_stance_after_the_configured_ones() {
+        let mut d = doc(&[
+            content("Ant fell hard.", -0.6, &["Ant"]),
+            content("Ant lost again.", -0.5, &["Ant"]),
+        ]);
+        d.companies = vec![Company::new("Ant", &[]), Company::new("alipay", &[])];
+        let s = run(&["Alipay"], d);
+        let names: Vec<&str> = s.iter().map(|c| c.company.as_str()).collect();
+        assert_eq!(names, ["Alipay", "Ant"]);
+        assert_eq!(s[1].stance, StanceLabel::Against);
+        assert_eq!(s[1].mentions, 2);
     }
 
     #[test]

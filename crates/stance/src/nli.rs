@@ -105,8 +105,9 @@ impl NliStance {
             max_evidence: self.cfg.max_evidence,
         };
         let content = content_sentences(doc);
-        let mut out = Vec::with_capacity(self.companies.len());
-        for c in &self.companies {
+        let tracked = doc.company_names(&self.companies);
+        let mut out = Vec::with_capacity(tracked.len());
+        for c in &tracked {
             let mut sentences: Vec<usize> = Vec::new();
             let mut mentions = 0;
             for e in doc.entities.iter().filter(|e| &e.company == c) {

@@ -544,6 +544,11 @@ impl Stage for TargetSentiment {
             })
             .collect();
 
+        // Each document's tracked companies: the configured ones, then its own.
+        let tracked: Vec<Vec<String>> = docs
+            .iter()
+            .map(|d| d.company_names(&self.companies))
+            .collect();
         let mut acc: BTreeMap<(usize, &str), BTreeMap<usize, SentenceAcc>> = BTreeMap::new();
         for (item, p) in items.iter().zip(&probs) {
             let (polarity, weight) = mention_polarity(p, pos, neg, self.cfg.mention_polarity);
@@ -578,8 +583,7 @@ impl Stage for TargetSentiment {
         };
         for (d, doc) in docs.iter_mut().enumerate() {
             let content = content_sentences(doc);
-            doc.stance = self
-                .companies
+            doc.stance = tracked[d]
                 .iter()
                 .map(|c| {
                     let mentions = doc

@@ -19,6 +19,7 @@ fn ctx(companies: &[&str]) -> BuildContext {
                 name: c.to_string(),
                 aliases: vec![],
                 case_sensitive: false,
+                case_insensitive: false,
             })
             .collect(),
     }

@@ -222,6 +222,7 @@ fn main() {
             name: target.to_string(),
             aliases,
             case_sensitive: false,
+            case_insensitive: false,
         };
         let sentences: Vec<Sentence> = segment(doc)
             .into_iter()

@@ -23,7 +23,7 @@ mod segment;
 mod stage;
 mod subword;
 
-pub use mentions::MentionFinder;
+pub use mentions::{CaseRule, MentionFinder};
 pub use references::{
     check_reference_word, ReferenceFinder, DEFAULT_REFERENCE_WORDS, NOT_A_WILDCARD,
 };

@@ -3,6 +3,7 @@
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use stancepipe_core::{Company, Entity, Mention, Sentence, Span};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Finds the mentions of a fixed list of companies.
 ///
@@ -15,14 +16,20 @@ use stancepipe_core::{Company, Entity, Mention, Sentence, Span};
 ///   "WeChat Pay" is one mention. A longer alias that fails the boundary
 ///   check leaves room for a shorter one at the same place ("WeChat
 ///   Payments" is a mention of WeChat via "WeChat").
-/// - Case: aliases match ASCII case-insensitively, except (a) every alias of
-///   a company with `case_sensitive = true`, (b) acronyms, aliases of at
-///   most 4 chars all ASCII capital letters ("JD", "ANT"), which would
-///   otherwise match ordinary words, and (c) aliases with any non-ASCII char
-///   ("支付宝", "Zürich"): case folding here is ASCII only, so rather than
-///   fold half an alias, such aliases match exactly as written.
+/// - Case ([`CaseRule`]; the one place it is decided): an alias with an
+///   ASCII capital letter ("Apple", "Ant", "JD") matches as written or in
+///   all capitals ("APPLE", a shouted headline) but never otherwise, so
+///   "apple pie" and "an ant" are not mentions; an alias written all in
+///   lower case ("alipay") matches in any ASCII case. A company with
+///   `case_sensitive = true` matches every alias only as written; one with
+///   `case_insensitive = true` matches every alias in any ASCII case (a
+///   lower-case brand or a ticker written any way). Aliases with a
+///   non-ASCII char ("支付宝", "Zürich") always match exactly as written:
+///   case folding here is ASCII only, so rather than fold half an alias,
+///   they are left as they are.
 /// - Two companies sharing an alias: the company listed first gets the
-///   mention.
+///   mention, and [`MentionFinder::find_noting`] says so in a note naming
+///   both (the tokenize stage adds it to the document's `notes`).
 /// - A mention must lie inside one sentence; one that crosses a sentence
 ///   boundary is dropped.
 #[derive(Debug, Clone)]
@@ -39,12 +46,42 @@ pub struct MentionFinder {
 struct Pattern {
     company: usize,
     alias: String,
-    exact: bool,
+    case: CaseRule,
 }
 
-/// An acronym such as "JD": matched exactly.
-fn is_acronym(alias: &str) -> bool {
-    alias.len() <= 4 && alias.bytes().all(|b| b.is_ascii_uppercase())
+/// Which spellings of an alias in the text are mentions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseRule {
+    /// Only as written.
+    Exact,
+    /// As written or in all (ASCII) capitals.
+    AsWrittenOrCapitals,
+    /// In any ASCII case.
+    Any,
+}
+
+impl CaseRule {
+    /// The rule for one alias of `company` (see [`MentionFinder`]).
+    pub fn of(company: &Company, alias: &str) -> CaseRule {
+        if !alias.is_ascii() || company.case_sensitive {
+            CaseRule::Exact
+        } else if company.case_insensitive || !alias.bytes().any(|b| b.is_ascii_uppercase()) {
+            CaseRule::Any
+        } else {
+            CaseRule::AsWrittenOrCapitals
+        }
+    }
+
+    /// Whether `found` (equal to `alias` up to ASCII case) is a mention.
+    fn accepts(self, alias: &str, found: &str) -> bool {
+        match self {
+            CaseRule::Any => true,
+            CaseRule::Exact => found == alias,
+            CaseRule::AsWrittenOrCapitals => {
+                found == alias || !found.bytes().any(|b| b.is_ascii_lowercase())
+            }
+        }
+    }
 }
 
 impl MentionFinder {
@@ -61,7 +98,7 @@ impl MentionFinder {
                 patterns.push(Pattern {
                     company: ci,
                     alias: alias.to_string(),
-                    exact: company.case_sensitive || is_acronym(alias) || !alias.is_ascii(),
+                    case: CaseRule::of(company, alias),
                 });
             }
         }
@@ -87,6 +124,16 @@ impl MentionFinder {
     /// `sentences` must be in text order; mentions outside every sentence
     /// are dropped.
     pub fn find(&self, text: &str, sentences: &[Sentence]) -> Vec<Entity> {
+        self.find_noting(text, sentences).0
+    }
+
+    /// [`MentionFinder::find`], and one note per alias that two or more
+    /// companies share and that the text holds: the mentions went to the
+    /// company listed first, and the note names every company it could
+    /// have been, e.g. `tokenize: "Ant" is a name of both "Ant Group" and
+    /// "Ant Financial"; its 2 mention(s) went to "Ant Group" (listed
+    /// first)`.
+    pub fn find_noting(&self, text: &str, sentences: &[Sentence]) -> (Vec<Entity>, Vec<String>) {
         let mut entities: Vec<Entity> = self
             .companies
             .iter()
@@ -96,14 +143,14 @@ impl MentionFinder {
             })
             .collect();
         let Some(automaton) = &self.automaton else {
-            return entities;
+            return (entities, Vec::new());
         };
         // (start, end, pattern, sentence) of every acceptable match.
         let mut candidates: Vec<(usize, usize, usize, usize)> = Vec::new();
         for m in automaton.find_overlapping_iter(text) {
             let (start, end, pid) = (m.start(), m.end(), m.pattern().as_usize());
             let pattern = &self.patterns[pid];
-            if pattern.exact && text[start..end] != pattern.alias {
+            if !pattern.case.accepts(&pattern.alias, &text[start..end]) {
                 continue;
             }
             if !at_word_boundaries(text, start, end) {
@@ -117,12 +164,27 @@ impl MentionFinder {
         // Leftmost first, then longest, then first company/alias.
         candidates.sort_unstable_by_key(|&(s, e, pid, _)| (s, std::cmp::Reverse(e), pid));
         let mut taken_to = 0;
+        // (winner, alias) -> (the other companies that matched, where).
+        type Shared = BTreeMap<(usize, String), (BTreeSet<usize>, BTreeSet<usize>)>;
+        let mut shared: Shared = BTreeMap::new();
+        let mut winner: Option<(usize, usize, usize)> = None;
         for (start, end, pid, sentence) in candidates {
+            let pattern = &self.patterns[pid];
             if start < taken_to {
+                // The same text also names another company: the winner was
+                // taken by list order, not by the text.
+                if let Some((ws, we, wpid)) = winner {
+                    let w = &self.patterns[wpid];
+                    if (ws, we) == (start, end) && w.company != pattern.company {
+                        let entry = shared.entry((w.company, w.alias.clone())).or_default();
+                        entry.0.insert(pattern.company);
+                        entry.1.insert(start);
+                    }
+                }
                 continue;
             }
             taken_to = end;
-            let pattern = &self.patterns[pid];
+            winner = Some((start, end, pid));
             entities[pattern.company].mentions.push(Mention {
                 span: Span::new(start, end),
                 sentence,
@@ -130,7 +192,25 @@ impl MentionFinder {
                 reference: false,
             });
         }
-        entities
+        let notes = shared
+            .into_iter()
+            .map(|((company, alias), (others, at))| {
+                let names: Vec<String> = std::iter::once(company)
+                    .chain(others)
+                    .map(|c| format!("{:?}", self.companies[c]))
+                    .collect();
+                let both = match names.as_slice() {
+                    [a, b] => format!("both {a} and {b}"),
+                    _ => format!("each of {}", names.join(", ")),
+                };
+                format!(
+                    "tokenize: {alias:?} is a name of {both}; its {} mention(s) went to {:?} (listed first)",
+                    at.len(),
+                    self.companies[company]
+                )
+            })
+            .collect();
+        (entities, notes)
     }
 }
 
@@ -158,11 +238,7 @@ mod tests {
     use crate::segment::segment;
 
     fn company(name: &str, aliases: &[&str]) -> Company {
-        Company {
-            name: name.into(),
-            aliases: aliases.iter().map(|s| s.to_string()).collect(),
-            case_sensitive: false,
-        }
+        Company::new(name, aliases)
     }
 
     fn sentences(text: &str) -> Vec<Sentence> {
@@ -240,27 +316,66 @@ mod tests {
     }
 
     #[test]
-    fn case_insensitive_except_acronyms_and_case_sensitive_companies() {
+    fn capitalized_names_match_as_written_or_in_capitals() {
         let cs = [
             company("Alipay", &[]),
             company("JD", &["JD Pay"]),
-            Company {
-                name: "Ant Group".into(),
-                aliases: vec!["Ant".into()],
-                case_sensitive: true,
-            },
+            company("Ant Group", &["Ant"]),
+            company("Vipshop", &["vipshop"]),
         ];
-        let text = "ALIPAY and alipay. jd pay and JD. Jd is not. An ant is not Ant.";
+        let text = "ALIPAY and alipay and Alipay. jd pay and JD Pay and JD. Jd is not. \
+                    An ant is not Ant. VIPSHOP, vipshop, VipShop.";
         assert_eq!(
             found(&cs, text),
             vec![
                 m("Alipay", "ALIPAY", "Alipay"),
-                m("Alipay", "alipay", "Alipay"),
-                m("JD", "jd pay", "JD Pay"),
+                m("Alipay", "Alipay", "Alipay"),
+                m("JD", "JD Pay", "JD Pay"),
                 m("JD", "JD", "JD"),
                 m("Ant Group", "Ant", "Ant"),
+                // A lower-case alias matches in any case.
+                m("Vipshop", "VIPSHOP", "Vipshop"),
+                m("Vipshop", "vipshop", "vipshop"),
+                m("Vipshop", "VipShop", "vipshop"),
             ]
         );
+    }
+
+    #[test]
+    fn the_fruit_is_not_the_company() {
+        let text = "Apple said its sales rose. Farmers tend apple orchards. \
+                    We ate apple pie.";
+        let got = found(&[company("Apple", &[])], text);
+        assert_eq!(got, vec![m("Apple", "Apple", "Apple")]);
+        // Said explicitly, any case goes (a lower-case brand, a ticker).
+        let any = Company {
+            case_insensitive: true,
+            ..company("Apple", &["AAPL"])
+        };
+        let text = "Apple said so; apple orchards; APPLE; aapl rose.";
+        assert_eq!(
+            found(&[any], text),
+            vec![
+                m("Apple", "Apple", "Apple"),
+                m("Apple", "apple", "Apple"),
+                m("Apple", "APPLE", "Apple"),
+                m("Apple", "aapl", "AAPL"),
+            ]
+        );
+        // case_sensitive: not even in capitals.
+        let exact = Company {
+            case_sensitive: true,
+            ..company("Apple", &[])
+        };
+        assert_eq!(
+            found(&[exact], "APPLE and Apple."),
+            vec![m("Apple", "Apple", "Apple")]
+        );
+        assert_eq!(
+            CaseRule::of(&company("x", &[]), "JD"),
+            CaseRule::AsWrittenOrCapitals
+        );
+        assert_eq!(CaseRule::of(&company("x", &[]), "Zürich"), CaseRule::Exact);
     }
 
     #[test]
@@ -292,12 +407,31 @@ mod tests {
             company("Ant Group", &["Ant"]),
             company("Ant Farm", &["Ant"]),
         ];
-        let text = "Ant rose.";
-        let es = MentionFinder::new(&cs)
+        let text = "Ant rose. Ant Group fell, and Ant rose again.";
+        let (es, notes) = MentionFinder::new(&cs)
             .unwrap()
-            .find(text, &sentences(text));
-        assert_eq!(es[0].mentions.len(), 1);
+            .find_noting(text, &sentences(text));
+        assert_eq!(es[0].mentions.len(), 3);
         assert!(es[1].mentions.is_empty());
+        // Said, naming both: the two "Ant", not "Ant Group" (one company's).
+        assert_eq!(
+            notes,
+            [
+                r#"tokenize: "Ant" is a name of both "Ant Group" and "Ant Farm"; its 2 mention(s) went to "Ant Group" (listed first)"#
+            ]
+        );
+        // No note when the shared alias is not in the text, or the
+        // companies' aliases differ.
+        let text = "Ant Group fell.";
+        let (_, notes) = MentionFinder::new(&cs)
+            .unwrap()
+            .find_noting(text, &sentences(text));
+        assert!(notes.is_empty(), "{notes:?}");
+        let cs = [company("Ant Group", &["Ant"]), company("Antler", &[])];
+        let (_, notes) = MentionFinder::new(&cs)
+            .unwrap()
+            .find_noting("Ant and Antler rose.", &sentences("Ant and Antler rose."));
+        assert!(notes.is_empty(), "{notes:?}");
     }
 
     #[test]

@@ -453,6 +453,7 @@ mod tests {
             name: name.into(),
             aliases: aliases.iter().map(|s| s.to_string()).collect(),
             case_sensitive: false,
+            case_insensitive: false,
         }
     }
 

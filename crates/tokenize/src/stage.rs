@@ -6,8 +6,8 @@ use crate::segment::{Segmenter, DEFAULT_MAX_HEADING_WORDS};
 use crate::subword::Subwords;
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
-    par_each_doc, Annotation, BackendConfig, BuildContext, Doc, OptionError, Sentence, Stage,
-    StageConfig, StageError,
+    merge_companies, par_each_doc, Annotation, BackendConfig, BuildContext, Company, Doc,
+    OptionError, Sentence, Stage, StageConfig, StageError,
 };
 use std::path::PathBuf;
 
@@ -115,6 +115,7 @@ impl StageConfig for TokenizeConfig {
             finder: MentionFinder::new(&ctx.companies).map_err(|e| {
                 OptionError::new("", format!("cannot index the company aliases: {e}"))
             })?,
+            companies: ctx.companies.clone(),
             references: match self.references {
                 true => Some(
                     ReferenceFinder::new(&self.reference_words)
@@ -132,7 +133,7 @@ impl BackendConfig for TokenizeConfig {
     const KIND: &'static str = "tokenize";
     const BACKEND: &'static str = "rules";
     const DESCRIPTION: &'static str =
-        "Rule-based sentences and headings, company mentions, optional subword tokens";
+        "Rule-based sentences and headings, company mentions (an alias with a capital letter matches as written or in all capitals, a lower-case alias in any case; a company's case_sensitive / case_insensitive = true overrides that), optional subword tokens";
     const OPTIONS: &'static [(&'static str, &'static str)] = &[
         (
             "tokenizer",
@@ -159,7 +160,10 @@ impl BackendConfig for TokenizeConfig {
 
 struct TokenizeStage {
     segmenter: Segmenter,
+    /// The configured companies' finder, for documents without their own.
     finder: MentionFinder,
+    /// The configured companies, to merge with a document's own.
+    companies: Vec<Company>,
     references: Option<ReferenceFinder>,
     subwords: Option<Subwords>,
     /// The resolved tokenizer path.
@@ -183,7 +187,23 @@ impl TokenizeStage {
             Some(subwords) => subwords.tokenize(&doc.text, &mut sentences)?,
             None => Vec::new(),
         };
-        doc.entities = self.finder.find(&doc.text, &sentences);
+        // A document with its own companies (`Doc::companies`) gets a finder
+        // of the configured ones and its own, merged by name.
+        let own;
+        let finder = if doc.companies.is_empty() {
+            &self.finder
+        } else {
+            own = MentionFinder::new(&merge_companies(&self.companies, &doc.companies))
+                .map_err(|e| format!("cannot index the document's company aliases: {e}"))?;
+            &own
+        };
+        let (entities, notes) = finder.find_noting(&doc.text, &sentences);
+        doc.entities = entities;
+        for note in notes {
+            if !doc.notes.contains(&note) {
+                doc.notes.push(note);
+            }
+        }
         if let Some(references) = &self.references {
             references.attach(&doc.text, &sentences, &mut doc.entities);
         }
@@ -203,5 +223,93 @@ impl Stage for TokenizeStage {
 
     fn process(&self, docs: &mut [Doc]) -> Result<(), StageError> {
         par_each_doc(docs, |doc| self.annotate(doc))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(configured: &[Company], docs: &mut [Doc]) {
+        let ctx = BuildContext {
+            companies: configured.to_vec(),
+            ..BuildContext::default()
+        };
+        let stage = TokenizeConfig::default().build(&ctx).unwrap();
+        stage.process(docs).unwrap();
+    }
+
+    /// (company, mentioned text) of every mention of a document.
+    fn mentions(doc: &Doc) -> Vec<(String, String)> {
+        doc.entities
+            .iter()
+            .flat_map(|e| {
+                e.mentions
+                    .iter()
+                    .map(|m| (e.company.clone(), doc.slice(m.span).to_string()))
+            })
+            .collect()
+    }
+
+    fn pair(c: &str, t: &str) -> (String, String) {
+        (c.to_string(), t.to_string())
+    }
+
+    #[test]
+    fn documents_track_their_own_companies_beside_the_configured_ones() {
+        let mut a = Doc::new("a", "Ant Group fell. Ant said so. Alipay rose.");
+        a.companies = vec![Company::new("Ant Group", &["Ant"])];
+        let mut b = Doc::new("b", "Ant rose. Alipay too.");
+        b.companies = vec![
+            Company::new("Ant", &[]),
+            Company::new("ALIPAY", &["alipay"]),
+        ];
+        let c = Doc::new("c", "Ant rose. Alipay too.");
+        let mut docs = vec![a, b, c];
+        run(&[Company::new("Alipay", &[])], &mut docs);
+        let names = |d: &Doc| {
+            d.entities
+                .iter()
+                .map(|e| e.company.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&docs[0]), ["Alipay", "Ant Group"]);
+        assert_eq!(
+            mentions(&docs[0]),
+            [
+                pair("Alipay", "Alipay"),
+                pair("Ant Group", "Ant Group"),
+                pair("Ant Group", "Ant")
+            ]
+        );
+        // "Ant" here is the document's own "Ant", not another's "Ant Group";
+        // a company named like a configured one merges into it.
+        assert_eq!(names(&docs[1]), ["Alipay", "Ant"]);
+        assert_eq!(
+            mentions(&docs[1]),
+            [pair("Alipay", "Alipay"), pair("Ant", "Ant")]
+        );
+        assert_eq!(names(&docs[2]), ["Alipay"]);
+        assert!(docs.iter().all(|d| d.notes.is_empty()), "{docs:?}");
+        assert_eq!(docs[1].company_names(&["Alipay".into()]), names(&docs[1]));
+    }
+
+    #[test]
+    fn a_shared_alias_is_noted_with_both_companies() {
+        let mut doc = Doc::new("a", "Ant rose. Then Ant fell.");
+        doc.companies = vec![Company::new("Ant Financial", &["Ant"])];
+        let mut docs = vec![doc];
+        run(&[Company::new("Ant Group", &["Ant"])], &mut docs);
+        assert_eq!(
+            mentions(&docs[0]),
+            [pair("Ant Group", "Ant"), pair("Ant Group", "Ant")]
+        );
+        assert_eq!(docs[0].notes.len(), 1, "{:?}", docs[0].notes);
+        let note = &docs[0].notes[0];
+        assert!(
+            note.contains("\"Ant Group\"") && note.contains("\"Ant Financial\""),
+            "{note}"
+        );
+        assert!(note.contains("2 mention(s)"), "{note}");
     }
 }

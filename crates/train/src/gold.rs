@@ -172,7 +172,7 @@ fn add(part: &mut Part, doc: &GoldDoc) -> Result<(), String> {
         .map(|e| Company {
             name: e.name.clone(),
             aliases: e.aliases.clone(),
-            case_sensitive: false,
+            ..Company::default()
         })
         .collect();
     let finder = MentionFinder::new(&companies).map_err(|e| e.to_string())?;

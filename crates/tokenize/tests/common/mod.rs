@@ -16,6 +16,7 @@ pub fn seed_companies() -> Vec<Company> {
         name: name.into(),
         aliases: aliases.iter().map(|s| s.to_string()).collect(),
         case_sensitive: false,
+        case_insensitive: false,
     };
     vec![
         c("Alipay", &[]),
