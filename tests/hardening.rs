@@ -265,15 +265,18 @@ fn a_broken_stdout_or_stderr_never_loses_records_silently() {
     let input = dir.path().join("in.jsonl");
     std::fs::write(&input, RECORDS).unwrap();
     let output = dir.path().join("out.jsonl");
-    // stderr on a full disk: the run goes on and writes every record.
+    // stderr on a full disk: the run goes on and writes every record, with
+    // warnings (a bad line), info lines (-v) and progress lines to log.
+    let noisy = dir.path().join("noisy.jsonl");
+    std::fs::write(&noisy, format!("{RECORDS}not json\n")).unwrap();
     let out = shell(&format!(
-        "{{bin}} run -c {} --output {} {} 2>/dev/full",
+        "{{bin}} run -v --progress-every 0 -c {} --output {} {} 2>/dev/full",
         s(&cfg),
         s(&output),
-        s(&input)
+        s(&noisy)
     ));
-    assert_eq!(out.code, 0);
-    assert_eq!(jsonl(&output).len(), 2);
+    assert_eq!(out.code, 1, "exit 1 (one error record), not an abort");
+    assert_eq!(jsonl(&output).len(), 3);
     // stdout closed: an error, not exit 0 with nothing written.
     let out = shell(&format!("{{bin}} run -c {} {} >&-", s(&cfg), s(&input)));
     assert_eq!(out.code, 3, "{}", out.stderr);

@@ -364,6 +364,10 @@ fn init_logging(quiet: bool, verbose: u8) {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .without_time()
+        // A log line that cannot be written (stderr full or closed) is
+        // dropped; by default tracing would report that on stderr with
+        // `eprint!`, which panics there and aborts the run.
+        .log_internal_errors(false)
         .init();
 }
 
