@@ -296,6 +296,9 @@ fn a_broken_stdout_or_stderr_never_loses_records_silently() {
     ));
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(one_error_line(&out).contains("stdout"));
+    let out = shell(&format!("{{bin}} eval -q -c {} --gold seeds/ >&-", s(&cfg)));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(one_error_line(&out).contains("stdout is closed"));
     // Empty stdin is no document, not an empty one.
     let out = stancepipe(&["run", "-c", s(&cfg), "-"], Some(b""));
     assert_eq!(out.code, 0, "{}", out.stderr);

@@ -166,6 +166,12 @@ fn write_file(path: &Path, text: &str) -> Result<(), Failure> {
 }
 
 pub fn eval(args: EvalArgs, quiet: bool) -> Result<u8, Failure> {
+    if crate::run_cmd::stdout_closed() {
+        return Err(Failure::new(
+            exit::IO,
+            "stdout is closed: nowhere to write the results table (reports go to --report DIR)",
+        ));
+    }
     let set: GoldSet =
         corpus::load(&args.gold, args.gold_format, args.split).map_err(|e| match e {
             corpus::CorpusError::Usage(m) => Failure::new(exit::CONFIG, m),
@@ -335,9 +341,13 @@ pub fn eval(args: EvalArgs, quiet: bool) -> Result<u8, Failure> {
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
-        out.write_all(table.as_bytes())
-            .and_then(|()| out.flush())
-            .map_err(|e| Failure::new(exit::IO, format!("stdout: {e}")))?;
+        match out.write_all(table.as_bytes()).and_then(|()| out.flush()) {
+            // A reader that stopped reading (`| head`) is not an error.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(Failure::new(exit::IO, format!("stdout: {e}")))
+            }
+            _ => {}
+        }
     }
     for t in report.thresholds.iter().filter(|t| !t.passed) {
         crate::say!(

@@ -337,7 +337,7 @@ pub fn run(mut args: RunArgs, quiet: bool) -> Result<u8, Failure> {
 /// reopens a closed descriptor 1 on `/dev/null` (read-write) before `main`,
 /// so the results would vanish with exit 0; a shell's `>/dev/null` opens it
 /// write-only, and `--output /dev/null` discards on purpose.
-fn stdout_closed() -> bool {
+pub(crate) fn stdout_closed() -> bool {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     // SAFETY: F_GETFL only queries the descriptor's flags.
     let flags = unsafe { libc::fcntl(1, libc::F_GETFL) };
