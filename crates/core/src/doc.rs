@@ -94,6 +94,18 @@ pub struct Sentence {
     pub label: Option<Label>,
 }
 
+impl Sentence {
+    /// A sentence as segmentation finds it: no tokens, no label yet.
+    pub fn new(span: Span, kind: SentenceKind) -> Self {
+        Sentence {
+            span,
+            kind,
+            tokens: None,
+            label: None,
+        }
+    }
+}
+
 /// A subword token of the tokenizer named in the tokenize stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Token {

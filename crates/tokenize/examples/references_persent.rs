@@ -226,12 +226,7 @@ fn main() {
         };
         let sentences: Vec<Sentence> = segment(doc)
             .into_iter()
-            .map(|(span, kind)| Sentence {
-                span,
-                kind,
-                tokens: None,
-                label: None,
-            })
+            .map(|(span, kind)| Sentence::new(span, kind))
             .collect();
         let mut entities = MentionFinder::new(&[company])
             .expect("automaton")

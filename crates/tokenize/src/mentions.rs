@@ -244,12 +244,7 @@ mod tests {
     fn sentences(text: &str) -> Vec<Sentence> {
         segment(text)
             .into_iter()
-            .map(|(span, kind)| Sentence {
-                span,
-                kind,
-                tokens: None,
-                label: None,
-            })
+            .map(|(span, kind)| Sentence::new(span, kind))
             .collect()
     }
 

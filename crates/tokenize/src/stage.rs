@@ -176,12 +176,7 @@ impl TokenizeStage {
             .segmenter
             .segment(&doc.text)
             .into_iter()
-            .map(|(span, kind)| Sentence {
-                span,
-                kind,
-                tokens: None,
-                label: None,
-            })
+            .map(|(span, kind)| Sentence::new(span, kind))
             .collect();
         doc.tokens = match &self.subwords {
             Some(subwords) => subwords.tokenize(&doc.text, &mut sentences)?,

@@ -160,12 +160,7 @@ fn add(part: &mut Part, doc: &GoldDoc) -> Result<(), String> {
     // Sentences and mentions as the tokenize stage finds them.
     let sentences: Vec<Sentence> = segment(text)
         .into_iter()
-        .map(|(span, kind)| Sentence {
-            span,
-            kind,
-            tokens: None,
-            label: None,
-        })
+        .map(|(span, kind)| Sentence::new(span, kind))
         .collect();
     let companies: Vec<Company> = labeled
         .iter()

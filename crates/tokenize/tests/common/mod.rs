@@ -59,11 +59,6 @@ pub fn minilm_tokenizer() -> PathBuf {
 pub fn sentences(text: &str) -> Vec<Sentence> {
     stancepipe_tokenize::segment(text)
         .into_iter()
-        .map(|(span, kind)| Sentence {
-            span,
-            kind,
-            tokens: None,
-            label: None,
-        })
+        .map(|(span, kind)| Sentence::new(span, kind))
         .collect()
 }
