@@ -241,3 +241,41 @@ fn default_generator_is_own() {
     assert_eq!(model.generator_kind(), GeneratorKind::Own);
     assert_eq!(GeneratorKind::default(), GeneratorKind::Own);
 }
+
+/// Our loop against `transformers` under settings the main fixtures do not
+/// cover: early_stopping false, length penalties 0.5 / 1 / 2 / -1, 1 to 5
+/// beams, n-gram sizes 0 to 4, other min/max lengths; each input alone and
+/// all in one padded batch (tests/fixtures/models/generation_variants.json,
+/// made by scripts/fixtures/make_generation_variants.py).
+#[test]
+fn own_loop_matches_transformers_on_more_settings() {
+    let path = fixture_dir("generation_variants.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let settings = v["settings"].as_array().unwrap();
+    for name in ["bart-tiny", "t5-tiny", "pegasus-tiny"] {
+        let model = Seq2Seq::load_with(&repo(name), tch::Device::Cpu, GeneratorKind::Own).unwrap();
+        let pad = reference(name)["config"]["pad_token_id"].as_i64().unwrap();
+        let m = &v["models"][name];
+        let inputs: Vec<Vec<i64>> = m["inputs"].as_array().unwrap().iter().map(ids).collect();
+        for (s, run) in settings.iter().zip(m["runs"].as_array().unwrap()) {
+            let p = params(s);
+            for (k, input) in inputs.iter().enumerate() {
+                let got = model.generate_ids(std::slice::from_ref(input), &p).unwrap();
+                let want = ids(&run["single"][k]);
+                assert_eq!(
+                    unpad(got[0].clone(), pad),
+                    unpad(want, pad),
+                    "{name} {s} single {k}"
+                );
+            }
+            let got = model.generate_ids(&inputs, &p).unwrap();
+            for (k, want) in run["batch"].as_array().unwrap().iter().enumerate() {
+                assert_eq!(
+                    unpad(got[k].clone(), pad),
+                    unpad(ids(want), pad),
+                    "{name} {s} batch {k}"
+                );
+            }
+        }
+    }
+}
