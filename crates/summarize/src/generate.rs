@@ -70,25 +70,28 @@ impl Cache {
 
     /// Rows of the cross-attention states (documents leaving the batch).
     fn select_cross(&mut self, rows: &Tensor) {
-        for_cross(self, rows);
+        macro_rules! cross_only {
+            ($layers:expr) => {
+                for (_, cross) in $layers.iter_mut() {
+                    if let Some(s) = cross.as_mut() {
+                        s.prev_key = s.prev_key.index_select(0, rows);
+                        s.prev_value = s.prev_value.index_select(0, rows);
+                    }
+                }
+            };
+        }
+        match self {
+            Cache::Bart(l) => cross_only!(l),
+            Cache::T5(l) => cross_only!(l),
+        }
     }
 }
 
-fn for_cross(cache: &mut Cache, rows: &Tensor) {
-    macro_rules! cross_only {
-        ($layers:expr) => {
-            for (_, cross) in $layers.iter_mut() {
-                if let Some(s) = cross.as_mut() {
-                    s.prev_key = s.prev_key.index_select(0, rows);
-                    s.prev_value = s.prev_value.index_select(0, rows);
-                }
-            }
-        };
-    }
-    match cache {
-        Cache::Bart(l) => cross_only!(l),
-        Cache::T5(l) => cross_only!(l),
-    }
+/// A 1-d tensor's values on the host (a failure is a bug: it panics, and
+/// `Seq2Seq::generate_ids` turns the panic into an error).
+fn host<T: tch::kind::Element + Copy>(t: &Tensor) -> Vec<T> {
+    Vec::<T>::try_from(t.to(Device::Cpu).contiguous().view([-1]))
+        .unwrap_or_else(|e| panic!("reading generation state: {e}"))
 }
 
 impl Model {
@@ -265,7 +268,7 @@ fn greedy(
         let (mut scores, next_cache) = model.step(&tokens, &encoder, &mask, cache.take());
         let seqs: Vec<Vec<i64>> = active.iter().map(|&d| out[d].clone()).collect();
         process(&mut scores, &seqs, p, sp);
-        let next = Vec::<i64>::try_from(scores.argmax(-1, false)).unwrap_or_default();
+        let next: Vec<i64> = host(&scores.argmax(-1, false));
         let mut keep = Vec::new();
         for (row, (&d, &t)) in active.iter().zip(&next).enumerate() {
             out[d].push(t);
@@ -392,8 +395,8 @@ fn beam(model: &Model, sp: &Special, ids: &Tensor, mask: &Tensor, p: &GenParams)
             scores
                 .view([active.len() as i64, k as i64 * vocab])
                 .topk(2 * k as i64, 1, true, true);
-        let values = Vec::<f32>::try_from(values.contiguous().view([-1])).unwrap_or_default();
-        let indices = Vec::<i64>::try_from(indices.contiguous().view([-1])).unwrap_or_default();
+        let values: Vec<f32> = host(&values);
+        let indices: Vec<i64> = host(&indices);
 
         let mut next_rows: Vec<i64> = Vec::new();
         let mut next_seqs: Vec<Vec<i64>> = Vec::new();
