@@ -248,7 +248,10 @@ fn set_swaps_in_an_abstractive_model() {
     assert!(!summary["text"].as_str().unwrap().is_empty());
     let prov = &doc["provenance"][3];
     assert_eq!(prov["backend"], "rust-bert");
-    assert_eq!(prov["model"], "tests/fixtures/models/bart-tiny");
+    assert_eq!(
+        prov["model"],
+        "tests/fixtures/models/bart-tiny (generator own)"
+    );
 }
 
 #[test]

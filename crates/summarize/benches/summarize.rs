@@ -18,6 +18,8 @@
 //!   `~/.cache/stancepipe/bench/distilbart-cnn-6-6-random`)
 //! - `--docs N`: documents: the seed article, then N-1 NeuS articles (default 8)
 //! - `--batch B`, `--beams K`, `--threads T`, `--out-len L` (defaults 4, 1, 2, 60)
+//! - `--generator own|rust-bert`: the generation loop (default: the stage's
+//!   default, `own`)
 //! - `--fill`: join consecutive NeuS articles (with a space) until each input
 //!   fills the model window (most NeuS articles are ~300 tokens long)
 //! - `--seed FILE`, `--neus FILE`: the texts (defaults: `seeds/000_1c9edd206bcbed3f.txt`
@@ -30,7 +32,7 @@
 //! included); `rss_after_load_mb` is `VmRSS` right after loading.
 
 use stancepipe_core::{ModelRepo, ModelSource};
-use stancepipe_summarize::seq2seq::{GenParams, Seq2Seq};
+use stancepipe_summarize::seq2seq::{GenParams, GeneratorKind, Seq2Seq};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -45,6 +47,7 @@ struct Args {
     threads: i32,
     out_len: i64,
     fill: bool,
+    generator: GeneratorKind,
     seed: PathBuf,
     neus: PathBuf,
 }
@@ -78,6 +81,7 @@ fn parse_args() -> Result<Args, String> {
         threads: 2,
         out_len: 60,
         fill: false,
+        generator: GeneratorKind::default(),
         seed: root.join(SEED_FILE),
         neus: root.join("../shared/data/neus/test.source"),
     };
@@ -100,13 +104,18 @@ fn parse_args() -> Result<Args, String> {
             "--threads" => a.threads = num("--threads", value("--threads")?)? as i32,
             "--out-len" => a.out_len = num("--out-len", value("--out-len")?)?,
             "--fill" => a.fill = true,
+            "--generator" => {
+                let v = value("--generator")?;
+                a.generator = GeneratorKind::parse(&v)
+                    .ok_or_else(|| format!("--generator: expected own or rust-bert, got {v:?}"))?
+            }
             "--seed" => a.seed = expand(&value("--seed")?),
             "--neus" => a.neus = expand(&value("--neus")?),
             "-h" | "--help" => {
                 return Err(
                     "usage: cargo bench -p stancepipe-summarize --bench summarize -- \
                             [--model DIR] [--docs N] [--batch B] [--beams K] [--threads T] \
-                            [--out-len L] [--fill] [--seed FILE] [--neus FILE]"
+                            [--out-len L] [--generator own|rust-bert] [--fill] [--seed FILE] [--neus FILE]"
                         .into(),
                 )
             }
@@ -191,7 +200,8 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
     tch::set_num_threads(a.threads);
     let t_load = Instant::now();
     let repo = ModelRepo::open(ModelSource::Local(a.model.clone())).map_err(|e| e.to_string())?;
-    let model = Seq2Seq::load(&repo, tch::Device::Cpu).map_err(|e| e.to_string())?;
+    let model =
+        Seq2Seq::load_with(&repo, tch::Device::Cpu, a.generator).map_err(|e| e.to_string())?;
     let load_s = t_load.elapsed().as_secs_f64();
     let rss_loaded = status_mb("VmRSS:");
 
@@ -223,6 +233,7 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
 
     Ok(serde_json::json!({
         "stack": "rust-bert",
+        "generator": a.generator.name(),
         "docs": ids.len(),
         "batch": a.batch,
         "beams": a.beams,

@@ -11,7 +11,7 @@
 //! summary's `note`: the output never claims an abstractive summary it did
 //! not make.
 
-use crate::seq2seq::{GenParams, Seq2Seq};
+use crate::seq2seq::{GenParams, GeneratorKind, Seq2Seq};
 use crate::{extractive_summary, ExtractiveConfig};
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
@@ -48,6 +48,7 @@ pub struct RustBertConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     pub max_rounds: usize,
+    pub generator: GeneratorKind,
 }
 
 impl Default for RustBertConfig {
@@ -67,6 +68,7 @@ impl Default for RustBertConfig {
             max_input_tokens: None,
             prefix: None,
             max_rounds: 3,
+            generator: GeneratorKind::Own,
         }
     }
 }
@@ -103,7 +105,7 @@ impl RustBertConfig {
         let dev = device(&self.device)?;
         let err = |e: stancepipe_core::ModelError| OptionError::new("model", e.to_string());
         let repo = ModelRepo::open(ModelSource::parse(&self.model, ctx)).map_err(err)?;
-        Seq2Seq::load(&repo, dev).map_err(err)
+        Seq2Seq::load_with(&repo, dev, self.generator).map_err(err)
     }
 }
 
@@ -161,6 +163,7 @@ impl StageConfig for RustBertConfig {
     fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Stage>, OptionError> {
         match self.load(ctx) {
             Ok(model) => Ok(Box::new(Abstractive {
+                label: format!("{} (generator {})", model.id(), self.generator.name()),
                 prefix: self
                     .prefix
                     .clone()
@@ -203,12 +206,15 @@ impl BackendConfig for RustBertConfig {
         ("max_input_tokens", "largest chunk in tokens (default: the model's max_position_embeddings)"),
         ("prefix", "text put before every input (default: config.json's summarization prefix, e.g. T5's \"summarize: \")"),
         ("max_rounds", "most map-reduce rounds before the last pass truncates its input"),
+        ("generator", "\"own\" (stancepipe's beam/greedy search, transformers' semantics, cross-attention states not re-selected per step) or \"rust-bert\" (rust-bert's generate); the provenance model names it"),
     ];
 }
 
 /// The loaded model and its settings.
 struct Abstractive {
     model: Seq2Seq,
+    /// The model id and the generation loop, as provenance shows them.
+    label: String,
     cfg: RustBertConfig,
     prefix: String,
 }
@@ -283,7 +289,7 @@ impl Stage for Abstractive {
         "rust-bert"
     }
     fn model(&self) -> Option<&str> {
-        Some(self.model.id())
+        Some(&self.label)
     }
     fn process(&self, docs: &mut [Doc]) -> Result<(), StageError> {
         let budget = self.budget();
@@ -407,5 +413,14 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.key, "fallback");
+        let e = stancepipe_core::parse_options::<RustBertConfig>(
+            "generator = \"fast\"".parse().unwrap(),
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "generator");
+        let cfg: RustBertConfig =
+            stancepipe_core::parse_options("generator = \"rust-bert\"".parse().unwrap()).unwrap();
+        assert_eq!(cfg.generator, GeneratorKind::RustBert);
+        assert_eq!(RustBertConfig::default().generator, GeneratorKind::Own);
     }
 }

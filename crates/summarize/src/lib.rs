@@ -19,6 +19,7 @@
 //! error, and list the chosen sentences in text order.
 
 pub mod abstractive;
+mod generate;
 pub mod seq2seq;
 
 use serde::{Deserialize, Serialize};

@@ -85,10 +85,49 @@ impl GenParams {
     }
 }
 
+/// Which generation loop runs: ours ([`crate::generate`]) or rust-bert's
+/// `generate`. Both give `transformers`' ids on the parity fixtures; ours
+/// does not re-select the encoder output and cross-attention states per
+/// beam step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GeneratorKind {
+    #[default]
+    Own,
+    RustBert,
+}
+
+impl GeneratorKind {
+    /// The option value ("own" or "rust-bert").
+    pub fn name(self) -> &'static str {
+        match self {
+            GeneratorKind::Own => "own",
+            GeneratorKind::RustBert => "rust-bert",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<GeneratorKind> {
+        match s {
+            "own" => Some(GeneratorKind::Own),
+            "rust-bert" => Some(GeneratorKind::RustBert),
+            _ => None,
+        }
+    }
+}
+
+/// Our loop's model, tokenizer and special ids.
+struct OwnGen {
+    model: crate::generate::Model,
+    special: crate::generate::Special,
+    tokenizer: TokenizerOption,
+    _weights: nn::VarStore,
+}
+
 enum Generator {
     Bart(BartGenerator),
     T5(T5Generator),
     Pegasus(PegasusConditionalGenerator),
+    Own(Box<OwnGen>),
 }
 
 /// A loaded summarization model with its tokenizer.
@@ -106,6 +145,7 @@ pub struct Seq2Seq {
     forced_eos: Option<(i64, i64)>,
     /// Generation is sequential per model; libtorch threads parallelize inside.
     generator: Mutex<Generator>,
+    kind: GeneratorKind,
 }
 
 /// The model files, resolved.
@@ -200,8 +240,17 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl Seq2Seq {
-    /// Loads a model for generation on `device`.
+    /// Loads a model for generation on `device`, with the default generator.
     pub fn load(repo: &ModelRepo, device: Device) -> Result<Seq2Seq, ModelError> {
+        Seq2Seq::load_with(repo, device, GeneratorKind::default())
+    }
+
+    /// Loads a model for generation on `device` with the given loop.
+    pub fn load_with(
+        repo: &ModelRepo,
+        device: Device,
+        kind: GeneratorKind,
+    ) -> Result<Seq2Seq, ModelError> {
         let (arch, json, files) = resolve(repo)?;
         let path_str = |p: &Path| p.to_string_lossy().into_owned();
         let tokenizer = TokenizerOption::from_file(
@@ -237,6 +286,17 @@ impl Seq2Seq {
             kind: None,
         };
         let weights = files.weights.display().to_string();
+        if kind == GeneratorKind::Own {
+            let own = load_own(arch, &json, &files, device, tokenizer)?;
+            return Ok(Seq2Seq::finish(
+                arch,
+                &json,
+                repo,
+                device,
+                Generator::Own(Box::new(own)),
+                kind,
+            ));
+        }
         let generator = catch_unwind(AssertUnwindSafe(|| match arch {
             Arch::Bart => {
                 BartGenerator::new_with_tokenizer(generate_config, tokenizer).map(Generator::Bart)
@@ -251,7 +311,17 @@ impl Seq2Seq {
         }))
         .map_err(|p| load_error(&weights, panic_text(p)))?
         .map_err(|e| load_error(&weights, e))?;
+        Ok(Seq2Seq::finish(arch, &json, repo, device, generator, kind))
+    }
 
+    fn finish(
+        arch: Arch,
+        json: &serde_json::Value,
+        repo: &ModelRepo,
+        device: Device,
+        generator: Generator,
+        kind: GeneratorKind,
+    ) -> Seq2Seq {
         let window = json
             .get("max_position_embeddings")
             .or_else(|| json.get("n_positions"))
@@ -279,7 +349,7 @@ impl Seq2Seq {
             }
             _ => None,
         };
-        Ok(Seq2Seq {
+        Seq2Seq {
             arch,
             forced_eos,
             id: repo.id(),
@@ -288,7 +358,13 @@ impl Seq2Seq {
             default_prefix,
             device,
             generator: Mutex::new(generator),
-        })
+            kind,
+        }
+    }
+
+    /// The generation loop in use.
+    pub fn generator_kind(&self) -> GeneratorKind {
+        self.kind
     }
 
     pub fn arch(&self) -> Arch {
@@ -316,6 +392,7 @@ impl Seq2Seq {
             Generator::Bart(g) => f(g),
             Generator::T5(g) => f(g),
             Generator::Pegasus(g) => f(g),
+            Generator::Own(g) => f(&**g),
         }
     }
 
@@ -348,6 +425,15 @@ impl Seq2Seq {
             return Ok(Vec::new());
         }
         let (ids, mask) = pad_batch(inputs, self.pad_id, self.device);
+        {
+            let guard = self.generator.lock().unwrap_or_else(|e| e.into_inner());
+            if let Generator::Own(g) = &*guard {
+                return catch_unwind(AssertUnwindSafe(|| {
+                    crate::generate::generate(&g.model, &g.special, &ids, &mask, params)
+                }))
+                .map_err(panic_text);
+            }
+        }
         let mut options = params.options();
         // Only EOS at the step before max_length; every token otherwise.
         let force_eos = self.forced_eos.map(|(eos, vocab)| {
@@ -401,6 +487,90 @@ trait Gen {
         mask: Tensor,
         options: GenerateOptions,
     ) -> Result<Vec<Vec<i64>>, String>;
+}
+
+impl Gen for OwnGen {
+    fn tokenizer(&self) -> &TokenizerOption {
+        &self.tokenizer
+    }
+    fn generate_from_ids(
+        &self,
+        _ids: Tensor,
+        _mask: Tensor,
+        _options: GenerateOptions,
+    ) -> Result<Vec<Vec<i64>>, String> {
+        Err("the own generator is called through generate::generate".into())
+    }
+}
+
+/// Loads the bare model for our own loop, with BART's `final_logits_bias`
+/// when the weights have one.
+fn load_own(
+    arch: Arch,
+    json: &serde_json::Value,
+    files: &Files,
+    device: Device,
+    tokenizer: TokenizerOption,
+) -> Result<OwnGen, ModelError> {
+    use crate::generate::{Model, Special};
+    let weights = files.weights.display().to_string();
+    let int = |k: &str| json.get(k).and_then(|v| v.as_i64());
+    let eos = int("eos_token_id")
+        .or_else(|| {
+            json.get("eos_token_id")
+                .and_then(|v| v.as_array())
+                .and_then(|a| a.first())
+                .and_then(|v| v.as_i64())
+        })
+        .ok_or_else(|| malformed(&files.config, "no eos_token_id"))?;
+    let pad = int("pad_token_id").unwrap_or(match arch {
+        Arch::Bart => 1,
+        Arch::T5 | Arch::Pegasus => 0,
+    });
+    let special = Special {
+        decoder_start: int("decoder_start_token_id").unwrap_or(pad),
+        eos,
+        forced_bos: int("forced_bos_token_id"),
+        forced_eos: int("forced_eos_token_id"),
+    };
+    let mut vs = nn::VarStore::new(device);
+    let model = catch_unwind(AssertUnwindSafe(|| -> Result<Model, ModelError> {
+        let model = match arch {
+            Arch::Bart => {
+                let config = BartConfig::from_file(&files.config);
+                let m = BartForConditionalGeneration::new(vs.root(), &config);
+                let bias = vs.root().var(
+                    "final_logits_bias",
+                    &[1, config.vocab_size],
+                    nn::Init::Const(0.0),
+                );
+                Model::Bart(m, Some(bias))
+            }
+            Arch::Pegasus => Model::Pegasus(PegasusForConditionalGeneration::new(
+                vs.root(),
+                &PegasusConfig::from_file(&files.config),
+            )),
+            Arch::T5 => Model::T5(T5ForConditionalGeneration::new(
+                vs.root(),
+                &T5Config::from_file(&files.config),
+            )),
+        };
+        let missing = vs
+            .load_partial(&files.weights)
+            .map_err(|e| load_error(&weights, e))?;
+        // Only BART's logits bias may be absent (it stays zero).
+        if let Some(m) = missing.iter().find(|m| *m != "final_logits_bias") {
+            return Err(load_error(&weights, format!("no tensor {m:?}")));
+        }
+        Ok(model)
+    }))
+    .map_err(|p| load_error(&weights, panic_text(p)))??;
+    Ok(OwnGen {
+        model,
+        special,
+        tokenizer,
+        _weights: vs,
+    })
 }
 
 impl<G: LanguageGenerator> Gen for G {

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 use stancepipe_core::{BuildContext, ModelRepo, ModelSource};
-use stancepipe_summarize::seq2seq::{first_step, GenParams, Seq2Seq};
+use stancepipe_summarize::seq2seq::{first_step, GenParams, GeneratorKind, Seq2Seq};
 use std::path::PathBuf;
 
 const TOLERANCE: f32 = 1e-4;
@@ -77,7 +77,8 @@ fn assert_close(what: &str, got: &[f32], want: &[f32]) {
     );
 }
 
-/// Compares generated ids. One documented exception: rust-bert's Pegasus
+/// Compares generated ids. Our own loop (`generator = "own"`) must match
+/// everywhere. One documented exception for rust-bert's loop: its Pegasus
 /// generator has no forced EOS, so stancepipe forces it through
 /// `prefix_allowed_tokens_fn`, which in beam search masks log-probabilities
 /// rather than logits: a beam cut at `max_length` keeps EOS's real
@@ -110,20 +111,23 @@ fn unpad(mut seq: Vec<i64>, pad: i64) -> Vec<i64> {
     seq
 }
 
-fn check_model(name: &str) {
+fn check_model(name: &str, kind: GeneratorKind) {
     let r = reference(name);
     let repo = repo(name);
-    let model = Seq2Seq::load(&repo, tch::Device::Cpu).unwrap();
+    let model = Seq2Seq::load_with(&repo, tch::Device::Cpu, kind).unwrap();
+    assert_eq!(model.generator_kind(), kind);
     let pad = r["config"]["pad_token_id"].as_i64().unwrap();
     let greedy = params(&r["generation"]["greedy"]);
     let beam = params(&r["generation"]["beam"]);
     let forced_cut = |mode: &str| {
-        (name.starts_with("pegasus") && mode == "beam").then(|| {
-            (
-                r["config"]["eos_token_id"].as_i64().unwrap(),
-                beam.max_length as usize,
-            )
-        })
+        (kind == GeneratorKind::RustBert && name.starts_with("pegasus") && mode == "beam").then(
+            || {
+                (
+                    r["config"]["eos_token_id"].as_i64().unwrap(),
+                    beam.max_length as usize,
+                )
+            },
+        )
     };
 
     for case in r["cases"].as_array().unwrap() {
@@ -202,15 +206,76 @@ fn check_model(name: &str) {
 
 #[test]
 fn bart_matches_transformers() {
-    check_model("bart-tiny");
+    check_model("bart-tiny", GeneratorKind::Own);
 }
 
 #[test]
 fn t5_matches_transformers() {
-    check_model("t5-tiny");
+    check_model("t5-tiny", GeneratorKind::Own);
 }
 
 #[test]
 fn pegasus_matches_transformers() {
-    check_model("pegasus-tiny");
+    check_model("pegasus-tiny", GeneratorKind::Own);
+}
+
+#[test]
+fn bart_matches_transformers_with_rust_bert_generate() {
+    check_model("bart-tiny", GeneratorKind::RustBert);
+}
+
+#[test]
+fn t5_matches_transformers_with_rust_bert_generate() {
+    check_model("t5-tiny", GeneratorKind::RustBert);
+}
+
+#[test]
+fn pegasus_matches_transformers_with_rust_bert_generate() {
+    check_model("pegasus-tiny", GeneratorKind::RustBert);
+}
+
+/// The default loop is ours, and it is the same for a plain `load`.
+#[test]
+fn default_generator_is_own() {
+    let model = Seq2Seq::load(&repo("bart-tiny"), tch::Device::Cpu).unwrap();
+    assert_eq!(model.generator_kind(), GeneratorKind::Own);
+    assert_eq!(GeneratorKind::default(), GeneratorKind::Own);
+}
+
+/// Our loop against `transformers` under settings the main fixtures do not
+/// cover: early_stopping false, length penalties 0.5 / 1 / 2 / -1, 1 to 5
+/// beams, n-gram sizes 0 to 4, other min/max lengths; each input alone and
+/// all in one padded batch (tests/fixtures/models/generation_variants.json,
+/// made by scripts/fixtures/make_generation_variants.py).
+#[test]
+fn own_loop_matches_transformers_on_more_settings() {
+    let path = fixture_dir("generation_variants.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let settings = v["settings"].as_array().unwrap();
+    for name in ["bart-tiny", "t5-tiny", "pegasus-tiny"] {
+        let model = Seq2Seq::load_with(&repo(name), tch::Device::Cpu, GeneratorKind::Own).unwrap();
+        let pad = reference(name)["config"]["pad_token_id"].as_i64().unwrap();
+        let m = &v["models"][name];
+        let inputs: Vec<Vec<i64>> = m["inputs"].as_array().unwrap().iter().map(ids).collect();
+        for (s, run) in settings.iter().zip(m["runs"].as_array().unwrap()) {
+            let p = params(s);
+            for (k, input) in inputs.iter().enumerate() {
+                let got = model.generate_ids(std::slice::from_ref(input), &p).unwrap();
+                let want = ids(&run["single"][k]);
+                assert_eq!(
+                    unpad(got[0].clone(), pad),
+                    unpad(want, pad),
+                    "{name} {s} single {k}"
+                );
+            }
+            let got = model.generate_ids(&inputs, &p).unwrap();
+            for (k, want) in run["batch"].as_array().unwrap().iter().enumerate() {
+                assert_eq!(
+                    unpad(got[k].clone(), pad),
+                    unpad(ids(want), pad),
+                    "{name} {s} batch {k}"
+                );
+            }
+        }
+    }
 }
