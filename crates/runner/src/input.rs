@@ -109,11 +109,19 @@ pub fn open_inputs(inputs: &[Input], opts: InputOptions) -> Result<Inputs, IoErr
                         path: path.clone(),
                         source,
                     })?;
-                    std::fs::read_dir(path).map_err(|source| IoError::Input {
+                    // An unreadable input folder stops the run; one below it
+                    // becomes an error record (`list_dir`).
+                    let entries = std::fs::read_dir(path).map_err(|source| IoError::Input {
                         path: path.clone(),
                         source,
                     })?;
-                    list_dir(path, &opts.dir_extensions, &mut vec![root], &mut listed);
+                    list_dir(
+                        path,
+                        entries,
+                        &opts.dir_extensions,
+                        &mut vec![root],
+                        &mut listed,
+                    );
                     listed.sort_by(|a, b| a.path().cmp(b.path()));
                     for entry in listed {
                         pending.push_back(match entry {
@@ -179,25 +187,18 @@ fn wanted(path: &Path, extensions: &[String]) -> bool {
         .is_some_and(|e| extensions.iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
-/// Lists `dir` recursively. Symlinked folders are followed unless they point
-/// back into a folder being listed (`ancestors`, canonical); a wanted file
-/// that cannot be a document, and a folder that cannot be read, are
-/// [`Listed::Broken`], so that nothing in an input folder disappears silently.
+/// Lists the `entries` of `dir` recursively. Symlinked folders are followed
+/// unless they point back into a folder being listed (`ancestors`,
+/// canonical); a wanted file that cannot be a document, and a folder that
+/// cannot be read, are [`Listed::Broken`], so that nothing in an input
+/// folder disappears silently.
 fn list_dir(
     dir: &Path,
+    entries: std::fs::ReadDir,
     extensions: &[String],
     ancestors: &mut Vec<PathBuf>,
     out: &mut Vec<Listed>,
 ) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            return out.push(Listed::Broken(
-                dir.to_path_buf(),
-                format!("cannot read folder: {e}"),
-            ))
-        }
-    };
     for entry in entries {
         let entry = match entry {
             Ok(e) => e,
@@ -258,9 +259,14 @@ fn list_dir(
                 ));
                 continue;
             }
-            ancestors.push(canonical);
-            list_dir(&path, extensions, ancestors, out);
-            ancestors.pop();
+            match std::fs::read_dir(&path) {
+                Ok(entries) => {
+                    ancestors.push(canonical);
+                    list_dir(&path, entries, extensions, ancestors, out);
+                    ancestors.pop();
+                }
+                Err(e) => out.push(Listed::Broken(path, format!("cannot read folder: {e}"))),
+            }
         } else if want {
             if meta.is_file() {
                 out.push(Listed::File(path));

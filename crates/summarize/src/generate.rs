@@ -43,6 +43,23 @@ enum Cache {
     T5(Layers<T5State>),
 }
 
+impl Cache {
+    /// The layers of a BART or Pegasus cache (`None` for another kind).
+    fn into_bart(self) -> Option<Layers<BartState>> {
+        match self {
+            Cache::Bart(l) => Some(l),
+            Cache::T5(_) => None,
+        }
+    }
+
+    fn into_t5(self) -> Option<Layers<T5State>> {
+        match self {
+            Cache::T5(l) => Some(l),
+            Cache::Bart(_) => None,
+        }
+    }
+}
+
 macro_rules! select_states {
     ($layers:expr, $rows:expr, $cross:expr) => {
         for (own, cross) in $layers.iter_mut() {
@@ -113,10 +130,7 @@ impl Model {
     ) -> (Tensor, Cache) {
         let (logits, cache) = match self {
             Model::Bart(m, bias) => {
-                let past = match cache {
-                    Some(Cache::Bart(l)) => Some(l),
-                    _ => None,
-                };
+                let past = cache.and_then(Cache::into_bart);
                 let o = m.forward_t(
                     None,
                     Some(mask),
@@ -133,10 +147,7 @@ impl Model {
                 (logits, Cache::Bart(o.cache.unwrap_or_default()))
             }
             Model::Pegasus(m) => {
-                let past = match cache {
-                    Some(Cache::Bart(l)) => Some(l),
-                    _ => None,
-                };
+                let past = cache.and_then(Cache::into_bart);
                 let o = m.forward_t(
                     None,
                     Some(mask),
@@ -149,10 +160,7 @@ impl Model {
                 (o.decoder_output, Cache::Bart(o.cache.unwrap_or_default()))
             }
             Model::T5(m) => {
-                let past = match cache {
-                    Some(Cache::T5(l)) => Some(l),
-                    _ => None,
-                };
+                let past = cache.and_then(Cache::into_t5);
                 let o = m.forward_t(
                     None,
                     Some(mask),
