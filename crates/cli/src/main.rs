@@ -173,6 +173,10 @@ struct TrainArgs {
     /// multitarget, ibm, perspectrum.
     #[arg(long, value_delimiter = ',')]
     stance_sources: Vec<String>,
+    /// `stance` only: the share of the target loss of FinEntity and of
+    /// NewsMTSC each (and of --gold's mentions); each stance set has 1.
+    #[arg(long, default_value_t = stancepipe_train::stance::DEFAULT_NEWS_SHARE)]
+    news_share: f64,
     /// `stance` only: where the sentence head goes (default: `sentence`
     /// beside --out).
     #[arg(long)]
@@ -623,12 +627,18 @@ fn train_stance(
             "train stance: no destination (internal)",
         ));
     };
+    if !(args.news_share.is_finite() && args.news_share > 0.0) {
+        return Err(Failure::new(
+            exit::CONFIG,
+            format!("--news-share must be a number above 0, not {}", args.news_share),
+        ));
+    }
     let gold = read_user_gold(args)?;
     let epochs = args.epochs.unwrap_or(3);
     let mut params = default_params(args.seed, epochs);
     params.batch = args.batch;
     let command = format!(
-        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {}{}{}",
+        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {}{}{}",
         args.data.display(),
         args.encoder,
         out.display(),
@@ -636,6 +646,7 @@ fn train_stance(
         args.seed,
         epochs,
         args.batch,
+        args.news_share,
         if gold_only {
             String::new()
         } else {
@@ -660,6 +671,7 @@ fn train_stance(
             sources,
             sentences: !gold_only,
             gold,
+            news_share: args.news_share,
             params,
         },
         &command,

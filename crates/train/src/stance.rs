@@ -68,12 +68,13 @@ impl StanceSource {
         }
     }
 
-    /// This source's share of the target loss, whatever its size: the two
-    /// sets of sentiment toward entities in news (closest to what the
-    /// pipeline reads) count double, each stance set once.
-    pub fn share(self) -> f64 {
+    /// This source's share of the target loss, whatever its size: each
+    /// stance set counts once, the two sets of sentiment toward entities in
+    /// news (closest to what the pipeline reads) `news_share` times
+    /// ([`DEFAULT_NEWS_SHARE`] unless `--news-share`).
+    pub fn share(self, news_share: f64) -> f64 {
         match self {
-            StanceSource::FinEntity | StanceSource::NewsMtsc => 2.0,
+            StanceSource::FinEntity | StanceSource::NewsMtsc => news_share,
             _ => 1.0,
         }
     }
@@ -266,15 +267,16 @@ pub struct StanceSetup {
     /// Train on PhraseBank sentence labels too (the sentence head).
     pub sentences: bool,
     /// The user's gold data ([`crate::gold`]): its mentions are one more
-    /// source of the target head (share 2, as the news sets), its sentence
+    /// source of the target head (with the news sets' share), its sentence
     /// labels train the sentence head.
     pub gold: Option<UserData>,
+    /// The loss share of FinEntity and of NewsMTSC each (a stance set's is 1).
+    pub news_share: f64,
     pub params: Params,
 }
 
-/// The share of the target loss of the user's gold data (as FinEntity's
-/// and NewsMTSC's).
-const GOLD_SHARE: f64 = 2.0;
+/// FinEntity's and NewsMTSC's share of the target loss unless `--news-share`.
+pub const DEFAULT_NEWS_SHARE: f64 = 2.0;
 
 /// Trains the shared encoder and both heads; writes the target head (with
 /// the adapters) to `target_out` and the sentence head to `sentence_out`;
@@ -312,7 +314,7 @@ pub fn train_stance(
         dev_parts.push((s.name().to_string(), d));
         names.push(s.name().to_string());
         // Each source's share of the loss (`StanceSource::share`), whatever its size.
-        shares.push(s.share());
+        shares.push(s.share(setup.news_share));
     }
     if let Some(g) = gold.filter(|g| !g.train.targets.is_empty()) {
         sizes.insert(
@@ -323,7 +325,7 @@ pub fn train_stance(
         parts.push(g.train.targets.clone());
         dev_parts.push(("gold".into(), g.dev.targets.clone()));
         names.push("gold".into());
-        shares.push(GOLD_SHARE);
+        shares.push(setup.news_share);
     }
     let total_share: f64 = shares.iter().sum();
     let mut train_ex = Vec::new();
@@ -510,7 +512,7 @@ pub fn train_stance(
                  "gold": gold.map(UserData::describe),
                  "sizes": sizes, "train_texts": train_ex.len(), "train_targets": targets_train,
                  "source_loss_weights": weights,
-                 "note": "stance labels mapped favor -> positive, against -> negative, none -> neutral; a target not in its text is appended after [SEP]; at most 4 appended targets per training text; each source's loss weight gives it its share (finentity and newsmtsc 2, the others 1) whatever its size"},
+                 "note": "stance labels mapped favor -> positive, against -> negative, none -> neutral; a target not in its text is appended after [SEP]; at most 4 appended targets per training text; each source's loss weight gives it its share (finentity, newsmtsc and gold data news_share, the others 1) whatever its size", "news_share": setup.news_share},
         "fit": {"method": format!("rank-{} LoRA adapters on the top {} layers, a target head and a sentence head trained together", rank, p.layers),
                 "epochs": p.epochs, "batch": p.batch, "lr_encoder": p.lr_encoder, "lr_head": p.lr_head,
                 "weight_decay": p.weight_decay, "seed": p.seed,
