@@ -630,7 +630,10 @@ fn train_stance(
     if !(args.news_share.is_finite() && args.news_share > 0.0) {
         return Err(Failure::new(
             exit::CONFIG,
-            format!("--news-share must be a number above 0, not {}", args.news_share),
+            format!(
+                "--news-share must be a number above 0, not {}",
+                args.news_share
+            ),
         ));
     }
     let gold = read_user_gold(args)?;

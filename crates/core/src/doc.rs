@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 /// Version of the output schema (documented in `docs/output.md`). Bump it on
 /// any change a reader of the JSON would notice.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// A half-open byte range `[start, end)` into the document text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -131,11 +131,43 @@ pub struct Mention {
     pub reference: bool,
 }
 
+/// Where a tracked company came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Named by the user: `pipeline.toml` or the input record's `companies`
+    /// (`eval`: the gold entities).
+    #[default]
+    Configured,
+    /// Found in the text by the tokenize stage's organization recognizer
+    /// (`discover = true`).
+    Discovered,
+}
+
 /// Every mention of one tracked company, in text order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entity {
     pub company: String,
+    /// Configured or discovered.
+    #[serde(default)]
+    pub origin: Origin,
+    /// A discovered company's surface forms as the text writes them (its
+    /// name first); empty for a configured one, whose aliases are its config.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forms: Vec<String>,
     pub mentions: Vec<Mention>,
+}
+
+impl Entity {
+    /// A configured company with these mentions.
+    pub fn new(company: impl Into<String>, mentions: Vec<Mention>) -> Entity {
+        Entity {
+            company: company.into(),
+            origin: Origin::Configured,
+            forms: Vec::new(),
+            mentions,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

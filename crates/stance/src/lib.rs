@@ -367,10 +367,7 @@ mod tests {
                 };
                 match entities.iter_mut().find(|e| e.company == *c) {
                     Some(e) => e.mentions.push(mention),
-                    None => entities.push(Entity {
-                        company: c.to_string(),
-                        mentions: vec![mention],
-                    }),
+                    None => entities.push(Entity::new(c.to_string(), vec![mention])),
                 }
             }
         }

@@ -46,10 +46,7 @@ fn doc(sentences: &[&str], companies: &[&str]) -> Doc {
                 });
             }
         }
-        d.entities.push(Entity {
-            company: c.to_string(),
-            mentions,
-        });
+        d.entities.push(Entity::new(c.to_string(), mentions));
     }
     d
 }

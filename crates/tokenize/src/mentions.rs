@@ -137,10 +137,7 @@ impl MentionFinder {
         let mut entities: Vec<Entity> = self
             .companies
             .iter()
-            .map(|c| Entity {
-                company: c.clone(),
-                mentions: Vec::new(),
-            })
+            .map(|c| Entity::new(c.clone(), Vec::new()))
             .collect();
         let Some(automaton) = &self.automaton else {
             return (entities, Vec::new());

@@ -30,15 +30,15 @@ fn doc(i: usize, e: &StanceExample) -> Doc {
     let (text, spans) = features::with_targets(&e.text, &[(e.target.as_str(), e.span)]);
     let (start, end) = spans[0];
     let mut d = Doc::from_sentences(i.to_string(), &[(text.as_str(), SentenceKind::Content)]);
-    d.entities.push(Entity {
-        company: "T".into(),
-        mentions: vec![Mention {
+    d.entities.push(Entity::new(
+        "T",
+        vec![Mention {
             span: Span::new(start, end),
             sentence: 0,
             alias: "T".into(),
             reference: false,
         }],
-    });
+    ));
     d
 }
 
