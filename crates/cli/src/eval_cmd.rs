@@ -233,6 +233,11 @@ pub fn eval(args: EvalArgs, quiet: bool) -> Result<u8, Failure> {
         bar.set_message(name.clone());
         let start = Instant::now();
         let pipeline = plan.build().map_err(|e| Failure::new(exit::CONFIG, e))?;
+        let discovers = plan.stages.iter().any(|s| {
+            s.config
+                .provides()
+                .contains(&stancepipe_core::Annotation::DiscoveredCompanies)
+        });
         let stages = pipeline
             .stages
             .iter()
@@ -253,7 +258,9 @@ pub fn eval(args: EvalArgs, quiet: bool) -> Result<u8, Failure> {
                 text.into_bytes(),
                 plan.run.max_doc_bytes,
             );
-            if doc.is_ok() {
+            // A pipeline that discovers companies must find the gold ones
+            // itself (scored as `discovery`).
+            if doc.is_ok() && !discovers {
                 doc.companies = corpus::doc_companies(g);
             }
             doc
@@ -266,7 +273,10 @@ pub fn eval(args: EvalArgs, quiet: bool) -> Result<u8, Failure> {
             Ok::<(), std::convert::Infallible>(())
         })
         .unwrap_or_else(|e| match e {});
-        let scores = score::score(gold, &out, boot);
+        let mut scores = score::score(gold, &out, boot);
+        if discovers {
+            scores.discovery = Some(score::discovery(gold, &out));
+        }
         pipelines.push(PipelineReport {
             name: name.clone(),
             config: config.display().to_string(),

@@ -246,6 +246,9 @@ enum TrainTask {
     /// The stance stage's document-level decision, fitted on PerSenT's
     /// document labels over the readings of `--head`.
     Document,
+    /// The organization recognizer of the tokenize stage's `discover`
+    /// option, on FiNER-ORD (ORG, PER and LOC tags; chosen on its val part).
+    Entities,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -802,6 +805,7 @@ fn destinations(args: &mut TrainArgs) -> Result<(), Failure> {
         TrainTask::Target => "target",
         TrainTask::Stance => "stance",
         TrainTask::Document => "document",
+        TrainTask::Entities => "entities",
     };
     if args.out.is_none() {
         args.out = Some(match args.task {
@@ -823,9 +827,63 @@ fn destinations(args: &mut TrainArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `train entities`: the recognizer, into `--out`.
+fn train_entities(
+    args: &TrainArgs,
+    base: stancepipe_encoder::SentenceEncoder,
+    repo: &stancepipe_core::ModelRepo,
+    quiet: bool,
+) -> Result<u8, Failure> {
+    let out = args.out.clone().unwrap_or_default();
+    let epochs = args.epochs.unwrap_or(5);
+    let params = stancepipe_train::entities::default_params(args.seed, epochs, args.batch);
+    let command = format!(
+        "stancepipe train entities --data {} --encoder {} --out {} --seed {} --epochs {} --batch {}",
+        args.data.display(),
+        args.encoder,
+        out.display(),
+        args.seed,
+        epochs,
+        args.batch,
+    );
+    let bar = train_bar(quiet);
+    let progress = |what: &str, done: usize, total: usize| train_progress(&bar, what, done, total);
+    let enc = stancepipe_train::Encoder {
+        base: std::sync::Arc::new(base),
+        repo,
+    };
+    let manifest = stancepipe_train::entities::train_entities(
+        &enc,
+        &stancepipe_train::DataDir(args.data.clone()),
+        &out,
+        params,
+        &command,
+        &progress,
+    )
+    .map_err(|m| Failure::new(exit::IO, m))?;
+    bar.finish_and_clear();
+    if !quiet {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&manifest.training).unwrap_or_default()
+        );
+    }
+    out!(
+        "recognizer written to {}; use it with --set tokenize.discover=true --set tokenize.recognizer={}",
+        out.display(),
+        absolute(&out).display()
+    )?;
+    Ok(0)
+}
+
 fn train(mut args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
     use stancepipe_core::{ModelRepo, ModelSource};
-    if args.gold.is_some() && matches!(args.task, TrainTask::Target | TrainTask::Document) {
+    if args.gold.is_some()
+        && matches!(
+            args.task,
+            TrainTask::Target | TrainTask::Document | TrainTask::Entities
+        )
+    {
         return Err(Failure::new(
             exit::CONFIG,
             "--gold applies to `train sentiment` and `train stance` only",
@@ -865,6 +923,9 @@ fn train(mut args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
     }
     if matches!(args.task, TrainTask::Document) {
         return train_document(&args, quiet);
+    }
+    if matches!(args.task, TrainTask::Entities) {
+        return train_entities(&args, base, &repo, quiet);
     }
     let name = match args.task {
         TrainTask::Sentiment => "sentiment",

@@ -410,13 +410,19 @@ impl Doc {
 
     /// The companies tracked in this document, by name: `configured` (in
     /// that order), then this document's own [`Doc::companies`] whose names
-    /// are not among them, as [`crate::merge_companies`] merges them (the
-    /// tokenize stage writes one entity per name, the stance stage one
-    /// stance per name, in this order).
+    /// are not among them, as [`crate::merge_companies`] merges them, then
+    /// the companies the tokenize stage discovered (its entities with
+    /// [`Origin::Discovered`]). The tokenize stage writes one entity per
+    /// name, the stance stage one stance per name, in this order.
     pub fn company_names(&self, configured: &[String]) -> Vec<String> {
         let mut out = configured.to_vec();
-        for c in &self.companies {
-            let name = c.name.trim();
+        let discovered = self
+            .entities
+            .iter()
+            .filter(|e| e.origin == Origin::Discovered)
+            .map(|e| &e.company);
+        for name in self.companies.iter().map(|c| &c.name).chain(discovered) {
+            let name = name.trim();
             if !name.is_empty() && !out.iter().any(|x| x.eq_ignore_ascii_case(name)) {
                 out.push(name.to_string());
             }

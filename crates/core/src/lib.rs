@@ -14,12 +14,14 @@
 //! - [`config`]: what every stage may read while it is built (companies,
 //!   paths relative to the config file) and the option-parsing helper that
 //!   turns serde errors into errors that name the key.
+//! - [`names`]: when two company names are one company.
 //! - [`model`]: model resolution (local directory or hub id, cache, download),
 //!   shared by every model stage.
 
 pub mod config;
 pub mod doc;
 pub mod model;
+pub mod names;
 pub mod registry;
 pub mod stage;
 

@@ -13,6 +13,9 @@ pub enum Annotation {
     Sentences,
     Tokens,
     Mentions,
+    /// Companies found in the text, not only the configured ones
+    /// (`tokenize` with `discover = true`).
+    DiscoveredCompanies,
     SentenceLabels,
     Stance,
     Summary,
@@ -24,6 +27,7 @@ impl fmt::Display for Annotation {
             Annotation::Sentences => "sentences",
             Annotation::Tokens => "tokens",
             Annotation::Mentions => "mentions",
+            Annotation::DiscoveredCompanies => "discovered_companies",
             Annotation::SentenceLabels => "sentence_labels",
             Annotation::Stance => "stance",
             Annotation::Summary => "summary",

@@ -22,6 +22,7 @@ pub mod multitask;
 pub mod nli;
 pub mod stage;
 pub mod states;
+pub mod tagger;
 pub mod tuned;
 
 pub use features::TargetFeatures;

@@ -208,3 +208,54 @@ pub fn load_one_pass(
     }
     Ok((states, loaded))
 }
+
+/// Validation-time check of a recognizer directory (`recognizer` option):
+/// its manifest, head and adapters exist.
+pub fn check_tagger(dir: &Path, ctx: &BuildContext) -> Result<(), OptionError> {
+    let dir = ctx.resolve(dir);
+    for f in ["manifest.json", "head.safetensors", TOP_FILE] {
+        if !dir.join(f).is_file() {
+            return Err(OptionError::new(
+                "recognizer",
+                format!(
+                    "{} not found (train one with `stancepipe train entities`)",
+                    dir.join(f).display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Loads (or reuses) the organization recognizer in `dir` over the base
+/// encoder `encoder`: one per directory for the whole process.
+pub fn load_tagger(
+    encoder: &str,
+    dir: &Path,
+    ctx: &BuildContext,
+) -> Result<Arc<crate::tagger::Tagger>, OptionError> {
+    type Key = (String, std::path::PathBuf);
+    static LOADED: OnceLock<Mutex<HashMap<Key, Arc<crate::tagger::Tagger>>>> = OnceLock::new();
+    check_tagger(dir, ctx)?;
+    let dir = ctx.resolve(dir);
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| OptionError::new("recognizer", format!("{}: {e}", dir.display())))?;
+    let source = ModelSource::parse(encoder, ctx);
+    let key = (source.to_string(), dir.clone());
+    let mut cache = LOADED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(t) = cache.get(&key) {
+        return Ok(t.clone());
+    }
+    let (base, _) = load_base(encoder, ctx)?;
+    let repo = ModelRepo::open(source).map_err(|e| OptionError::new("encoder", e.to_string()))?;
+    let t = Arc::new(
+        crate::tagger::Tagger::load(base, &repo, &dir)
+            .map_err(|m| OptionError::new("recognizer", m))?,
+    );
+    cache.insert(key, t.clone());
+    Ok(t)
+}

@@ -67,6 +67,16 @@ impl TextStates {
         self.offsets.len()
     }
 
+    /// Byte offsets into the text of each content token.
+    pub fn offsets(&self) -> &[(usize, usize)] {
+        &self.offsets
+    }
+
+    /// The final state of content token `r` (0-based; specials excluded).
+    pub fn token_row(&self, r: usize) -> &[f32] {
+        &self.rows[(r + 1) * self.dim..(r + 2) * self.dim]
+    }
+
     fn bytes(&self) -> usize {
         self.rows.len() * 4 + self.offsets.len() * 16
     }

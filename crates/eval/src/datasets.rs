@@ -1213,6 +1213,118 @@ pub fn perspectrum(dir: &Path, split: Split) -> Result<Vec<StanceExample>, DataE
     )
 }
 
+// ------------------------------------------------------------------ FiNER-ORD
+
+/// The entity types of FiNER-ORD, in its label order (1, 2: PER; 3, 4: LOC;
+/// 5, 6: ORG).
+pub const FINER_TYPES: [&str; 3] = ["PER", "LOC", "ORG"];
+
+/// A sentence with named entities: byte spans into `text` and their type
+/// (an index into [`FINER_TYPES`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaggedSentence {
+    pub id: String,
+    pub text: String,
+    pub entities: Vec<(usize, usize, usize)>,
+}
+
+/// Whether no space goes before this token when words are joined into text.
+fn glued_left(tok: &str) -> bool {
+    matches!(
+        tok,
+        "," | "." | ":" | ";" | "!" | "?" | "%" | ")" | "]" | "..." | "\u{2026}" | "\u{201d}"
+    ) || ["'", "\u{2019}", "n't", "n\u{2019}t"]
+        .iter()
+        .any(|p| tok.starts_with(p))
+}
+
+/// Whether no space goes after this token.
+fn glued_right(tok: &str) -> bool {
+    matches!(tok, "(" | "[" | "$" | "\u{a3}" | "\u{20ac}" | "\u{201c}")
+}
+
+/// FiNER-ORD's token-a-row CSV (`gold_label,gold_token,doc_idx,sent_idx`)
+/// as sentences: the tokens joined with spaces, except before punctuation
+/// and clitics ("'s", "n't") and after opening brackets and currency signs,
+/// so the text reads as the news did; entities are the B/I runs of each
+/// type (an I without its B starts an entity, as seqeval reads it).
+pub fn finer_ord(file: &Path) -> Result<Vec<TaggedSentence>, DataError> {
+    let text = read_utf8(file)?;
+    parse_finer_ord(&text, &file.display().to_string())
+}
+
+fn parse_finer_ord(text: &str, path: &str) -> Result<Vec<TaggedSentence>, DataError> {
+    let (header, rows) = parse_csv(text, path)?;
+    let col = |n: &str| column(&header, n, path);
+    let (c_label, c_token, c_doc, c_sent) = (
+        col("gold_label")?,
+        col("gold_token")?,
+        col("doc_idx")?,
+        col("sent_idx")?,
+    );
+    let mut out: Vec<TaggedSentence> = Vec::new();
+    let mut key = (String::new(), String::new());
+    // The open entity of the sentence being built: (start, type).
+    let mut open: Option<(usize, usize)> = None;
+    let mut last_end = 0;
+    let mut prev_glues = false;
+    let close = |s: &mut TaggedSentence, open: &mut Option<(usize, usize)>, end: usize| {
+        if let Some((start, t)) = open.take() {
+            s.entities.push((start, end, t));
+        }
+    };
+    for (line, r) in &rows {
+        let k = (r[c_doc].to_string(), r[c_sent].to_string());
+        if out.is_empty() || k != key {
+            if let Some(s) = out.last_mut() {
+                close(s, &mut open, last_end);
+            }
+            out.push(TaggedSentence {
+                id: format!("{}:{}", k.0, k.1),
+                text: String::new(),
+                entities: Vec::new(),
+            });
+            key = k;
+            prev_glues = true;
+        }
+        let label: usize = r[c_label]
+            .trim()
+            .parse()
+            .ok()
+            .filter(|l| *l <= 6)
+            .ok_or_else(|| {
+                format_err(path, *line, format!("label {:?} is not 0-6", &r[c_label]))
+            })?;
+        let tok = r[c_token].trim();
+        if tok.is_empty() {
+            continue;
+        }
+        let s = out.last_mut().expect("a sentence was pushed");
+        if !(prev_glues || glued_left(tok)) {
+            s.text.push(' ');
+        }
+        let start = s.text.len();
+        s.text.push_str(tok);
+        prev_glues = glued_right(tok);
+        let kind = label.div_ceil(2); // 0: O, 1: PER, 2: LOC, 3: ORG
+        let inside = label > 0 && label.is_multiple_of(2);
+        match open {
+            Some((_, t)) if inside && t + 1 == kind => {}
+            _ => {
+                close(s, &mut open, last_end);
+                if kind > 0 {
+                    open = Some((start, kind - 1));
+                }
+            }
+        }
+        last_end = s.text.len();
+    }
+    if let Some(s) = out.last_mut() {
+        close(s, &mut open, last_end);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2088,5 +2200,35 @@ mod tests {
             total += n;
         }
         assert_eq!(total, 11822);
+    }
+
+    #[test]
+    fn finer_ord_rows_become_sentences_with_spans() {
+        let csv = "gold_label,gold_token,doc_idx,sent_idx\n\
+                   5,Kenya,0,0\n6,Association,0,0\n0,(,0,0\n5,KAM,0,0\n0,),0,0\n0,'s,0,0\n\
+                   1,Obama,0,0\n2,Otuki,0,0\n6,Bank,0,0\n0,.,0,0\n\
+                   3,Africa,0,1\n0,$,0,1\n0,5,0,1\n";
+        let s = parse_finer_ord(csv, "f").unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].text, "Kenya Association (KAM)'s Obama Otuki Bank.");
+        let names: Vec<(&str, usize)> = s[0]
+            .entities
+            .iter()
+            .map(|&(a, b, t)| (&s[0].text[a..b], t))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("Kenya Association", 2),
+                ("KAM", 2),
+                ("Obama Otuki", 0),
+                ("Bank", 2)
+            ]
+        );
+        assert_eq!(s[1].text, "Africa $5");
+        assert_eq!(s[1].entities, vec![(0, 6, 1)]);
+        let err =
+            parse_finer_ord("gold_label,gold_token,doc_idx,sent_idx\n9,x,0,0\n", "f").unwrap_err();
+        assert!(err.to_string().starts_with("f:2:"), "{err}");
     }
 }

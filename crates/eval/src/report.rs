@@ -143,6 +143,16 @@ impl PipelineScores {
                 out.push((format!("summary.{k}"), *v));
             }
         }
+        if let Some(d) = &self.discovery {
+            // Counts over the corpus, no resampling: the point value.
+            let point = |v: f64| Estimate {
+                value: v,
+                ci_low: v,
+                ci_high: v,
+            };
+            out.push(("discovery.recall".into(), point(d.recall)));
+            out.push(("discovery.precision".into(), point(d.precision)));
+        }
         out
     }
 }
@@ -317,6 +327,15 @@ impl Report {
                     st.not_found, st.scores.items
                 );
                 class_tables(&mut s, &st.scores);
+            }
+            if let Some(di) = &p.scores.discovery {
+                let _ = writeln!(s, "\n### Discovered companies (per gold entity)\n");
+                let _ = writeln!(
+                    s,
+                    "Found {} of {} gold entities (recall {:.3}; every one in {} of {} documents); {} of {} discovered companies are no gold entity (precision {:.3}; gold may list only some of a text's companies).",
+                    di.found, di.gold, di.recall, di.documents_all_found, di.documents,
+                    di.spurious, di.discovered, di.precision
+                );
             }
             if let Some(se) = &p.scores.sentences {
                 let _ = writeln!(s, "\n### Sentence labels (per gold sentence)\n");

@@ -98,6 +98,9 @@ pub struct PipelineScores {
     pub sentences: Option<SentenceScores>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<SummaryScores>,
+    /// With a pipeline that discovers companies: how well it found them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<DiscoveryScores>,
 }
 
 /// Pairs grouped per document (the bootstrap unit).
@@ -126,11 +129,111 @@ fn class_scores(labels: &[&str], units: &Units, with_f_avg: bool, boot: Bootstra
 /// The stance a document gives the company `name` (exact, else ASCII
 /// case-insensitive, as mention matching is).
 pub fn find_stance<'a>(doc: &'a Doc, name: &str) -> Option<&'a CompanyStance> {
-    doc.stance.iter().find(|s| s.company == name).or_else(|| {
-        doc.stance
+    doc.stance
+        .iter()
+        .find(|s| s.company == name)
+        .or_else(|| {
+            doc.stance
+                .iter()
+                .find(|s| s.company.eq_ignore_ascii_case(name))
+        })
+        .or_else(|| {
+            // A discovered company goes by the text's name for it.
+            let e = discovered_match(doc, &[name])?;
+            doc.stance.iter().find(|s| s.company == e.company)
+        })
+}
+
+/// The first discovered company of `doc` that one of `names` names
+/// ([`stancepipe_core::names::same_company`] with its name or a form).
+fn discovered_match<'a>(doc: &'a Doc, names: &[&str]) -> Option<&'a stancepipe_core::Entity> {
+    use stancepipe_core::names::same_company;
+    doc.entities
+        .iter()
+        .filter(|e| e.origin == stancepipe_core::Origin::Discovered && !e.mentions.is_empty())
+        .find(|e| {
+            names
+                .iter()
+                .any(|n| same_company(n, &e.company) || e.forms.iter().any(|f| same_company(n, f)))
+        })
+}
+
+/// How well a pipeline that discovers companies (`tokenize.discover`)
+/// found the gold entities, which `eval` then does not hand it: a gold
+/// entity is found when a discovered company has its name or an alias
+/// ([`stancepipe_core::names::same_company`]); a discovered company that
+/// is no gold entity is spurious (gold files may list only some of a
+/// text's companies: read precision with that in mind).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DiscoveryScores {
+    pub gold: usize,
+    pub found: usize,
+    pub missed: usize,
+    pub discovered: usize,
+    pub spurious: usize,
+    /// found / gold.
+    pub recall: f64,
+    /// (discovered - spurious) / discovered.
+    pub precision: f64,
+    /// Documents with gold entities, and those where every one was found.
+    pub documents: usize,
+    pub documents_all_found: usize,
+}
+
+/// Scores discovery over the gold documents (failed or missing ones: every
+/// entity missed).
+pub fn discovery(gold: &[GoldDoc], predicted: &[Doc]) -> DiscoveryScores {
+    let by_id: HashMap<&str, &Doc> = predicted.iter().rev().map(|d| (d.id.as_str(), d)).collect();
+    let mut out = DiscoveryScores {
+        gold: 0,
+        found: 0,
+        missed: 0,
+        discovered: 0,
+        spurious: 0,
+        recall: 0.0,
+        precision: 0.0,
+        documents: 0,
+        documents_all_found: 0,
+    };
+    for g in gold.iter().filter(|g| !g.entities.is_empty()) {
+        let doc = by_id.get(g.id.as_str()).copied().filter(|d| d.is_ok());
+        let names: Vec<Vec<&str>> = g
+            .entities
             .iter()
-            .find(|s| s.company.eq_ignore_ascii_case(name))
-    })
+            .map(|e| {
+                std::iter::once(e.name.as_str())
+                    .chain(e.aliases.iter().map(String::as_str))
+                    .collect()
+            })
+            .collect();
+        let found = names
+            .iter()
+            .filter(|n| doc.is_some_and(|d| discovered_match(d, n).is_some()))
+            .count();
+        out.documents += 1;
+        out.documents_all_found += usize::from(found == names.len());
+        out.gold += names.len();
+        out.found += found;
+        if let Some(d) = doc {
+            for e in d.entities.iter().filter(|e| {
+                e.origin == stancepipe_core::Origin::Discovered && !e.mentions.is_empty()
+            }) {
+                out.discovered += 1;
+                let gold_one = names.iter().flatten().any(|n| {
+                    stancepipe_core::names::same_company(n, &e.company)
+                        || e.forms
+                            .iter()
+                            .any(|f| stancepipe_core::names::same_company(n, f))
+                });
+                out.spurious += usize::from(!gold_one);
+            }
+        }
+    }
+    out.missed = out.gold - out.found;
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    out.recall = ratio(out.found, out.gold);
+    out.precision = ratio(out.discovered - out.spurious, out.discovered);
+    out
 }
 
 /// The predicted stance label of a gold entity, [`MISSING`] when the
@@ -356,6 +459,7 @@ pub fn score(gold: &[GoldDoc], predicted: &[Doc], boot: Bootstrap) -> PipelineSc
         stance,
         sentences,
         summary,
+        discovery: None,
     }
 }
 

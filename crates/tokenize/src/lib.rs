@@ -11,12 +11,16 @@
 //!   payment giant") to the one company in focus, as mentions with
 //!   `reference: true` (option `references`; the rule is in the
 //!   `references` module's doc).
+//! - [`discover`]: with `discover = true`, organizations found by a trained
+//!   recognizer (`stancepipe_encoder::tagger`) are grouped into companies
+//!   and tracked beside the configured ones.
 //! - [`TokenizeConfig`]: the `tokenize` stage (backend `rules`), which also
 //!   produces subword tokens from a Hugging Face `tokenizer.json` when one is
 //!   configured; [`register`] adds it to a [`Registry`].
 //!
 //! Every span is a byte range into the original document text.
 
+pub mod discover;
 mod mentions;
 mod references;
 mod segment;

@@ -1,5 +1,6 @@
 //! The `tokenize` stage: configuration and the running stage.
 
+use crate::discover::{self, Found};
 use crate::mentions::MentionFinder;
 use crate::references::{check_reference_word, ReferenceFinder, DEFAULT_REFERENCE_WORDS};
 use crate::segment::{Segmenter, DEFAULT_MAX_HEADING_WORDS};
@@ -7,9 +8,11 @@ use crate::subword::Subwords;
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{
     merge_companies, par_each_doc, Annotation, BackendConfig, BuildContext, Company, Doc,
-    OptionError, Sentence, Stage, StageConfig, StageError,
+    OptionError, Origin, Sentence, Stage, StageConfig, StageError,
 };
+use stancepipe_encoder::tagger::Tagger;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Options of the `tokenize` stage (backend `rules`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +35,17 @@ pub struct TokenizeConfig {
     /// The reference words and phrases (`*` = any one word); replaces the
     /// default list [`DEFAULT_REFERENCE_WORDS`].
     pub reference_words: Vec<String>,
+    /// Track the organizations the recognizer finds in each document too
+    /// ([`crate::discover`]), beside the configured companies.
+    pub discover: bool,
+    /// The organization recognizer (`stancepipe train entities`).
+    pub recognizer: PathBuf,
+    /// The base encoder the recognizer's adapters go on.
+    pub encoder: String,
+    /// A discovered company is kept when named at least this often.
+    pub discover_min_mentions: usize,
+    /// Bytes of content sentences the recognizer reads per document.
+    pub read_bytes: usize,
 }
 
 impl Default for TokenizeConfig {
@@ -45,6 +59,11 @@ impl Default for TokenizeConfig {
                 .iter()
                 .map(|w| w.to_string())
                 .collect(),
+            discover: false,
+            recognizer: PathBuf::from("models/heads/entities"),
+            encoder: "models/all-MiniLM-L6-v2".into(),
+            discover_min_mentions: 1,
+            read_bytes: stancepipe_encoder::READ_BYTES,
         }
     }
 }
@@ -62,6 +81,9 @@ impl StageConfig for TokenizeConfig {
 
     fn provides(&self) -> Vec<Annotation> {
         let mut out = vec![Annotation::Sentences, Annotation::Mentions];
+        if self.discover {
+            out.push(Annotation::DiscoveredCompanies);
+        }
         if self.tokenizer.is_some() {
             out.push(Annotation::Tokens);
         }
@@ -69,7 +91,12 @@ impl StageConfig for TokenizeConfig {
     }
 
     fn model(&self) -> Option<String> {
-        self.tokenizer.as_ref().map(|p| p.display().to_string())
+        let tokenizer = self.tokenizer.as_ref().map(|p| p.display().to_string());
+        match (tokenizer, self.discover) {
+            (t, false) => t,
+            (None, true) => Some(self.recognizer.display().to_string()),
+            (Some(t), true) => Some(format!("{t} + {}", self.recognizer.display())),
+        }
     }
 
     fn check(&self, ctx: &BuildContext) -> Result<(), OptionError> {
@@ -84,6 +111,18 @@ impl StageConfig for TokenizeConfig {
         }
         for w in &self.reference_words {
             check_reference_word(w).map_err(|m| OptionError::new("reference_words", m))?;
+        }
+        if self.discover {
+            if self.discover_min_mentions == 0 {
+                return Err(OptionError::new(
+                    "discover_min_mentions",
+                    "must be at least 1",
+                ));
+            }
+            if self.read_bytes == 0 {
+                return Err(OptionError::new("read_bytes", "must be at least 1"));
+            }
+            stancepipe_encoder::stage::check_tagger(&self.recognizer, ctx)?;
         }
         if let Some(path) = self.tokenizer_path(ctx) {
             if !path.is_file() {
@@ -123,8 +162,24 @@ impl StageConfig for TokenizeConfig {
                 ),
                 false => None,
             },
+            discover: match self.discover {
+                true => Some(Discover {
+                    tagger: stancepipe_encoder::stage::load_tagger(
+                        &self.encoder,
+                        &self.recognizer,
+                        ctx,
+                    )?,
+                    min_mentions: self.discover_min_mentions,
+                    read_bytes: self.read_bytes,
+                }),
+                false => None,
+            },
+            model: match (model, self.discover) {
+                (m, false) => m,
+                (None, true) => Some(self.recognizer.display().to_string()),
+                (Some(m), true) => Some(format!("{m} + {}", self.recognizer.display())),
+            },
             subwords,
-            model,
         }))
     }
 }
@@ -155,6 +210,26 @@ impl BackendConfig for TokenizeConfig {
             "reference_words",
             "the reference words and phrases, case-insensitive whole words; \"*\" is any one word (\"the * giant\"); replaces the default list",
         ),
+        (
+            "discover",
+            "also track the organizations a trained recognizer finds in each document (grouped into companies: \"Ant Group\", \"Ant Group's\", \"Ant\"), beside the configured ones; off by default",
+        ),
+        (
+            "recognizer",
+            "with discover: the organization recognizer's folder (`stancepipe train entities`; relative to the config file)",
+        ),
+        (
+            "encoder",
+            "with discover: the base sentence-transformers model the recognizer's adapters go on (directory or hub id)",
+        ),
+        (
+            "discover_min_mentions",
+            "with discover: keep a discovered company only when its names occur at least this often in the document (references not counted)",
+        ),
+        (
+            "read_bytes",
+            "with discover: most bytes of content sentences the recognizer reads per document (the rest is not searched, with a note)",
+        ),
     ];
 }
 
@@ -165,6 +240,7 @@ struct TokenizeStage {
     /// The configured companies, to merge with a document's own.
     companies: Vec<Company>,
     references: Option<ReferenceFinder>,
+    discover: Option<Discover>,
     subwords: Option<Subwords>,
     /// The resolved tokenizer path.
     model: Option<String>,
@@ -182,17 +258,37 @@ impl TokenizeStage {
             Some(subwords) => subwords.tokenize(&doc.text, &mut sentences)?,
             None => Vec::new(),
         };
-        // A document with its own companies (`Doc::companies`) gets a finder
-        // of the configured ones and its own, merged by name.
+        doc.sentences = sentences;
+        let found = match &self.discover {
+            Some(d) => d.find(doc)?,
+            None => Vec::new(),
+        };
+        // A document with its own companies (`Doc::companies`) or discovered
+        // ones gets a finder of the configured ones and those, merged by
+        // name; a discovered company that is a tracked one is left out.
         let own;
-        let finder = if doc.companies.is_empty() {
+        let finder = if doc.companies.is_empty() && found.is_empty() {
             &self.finder
         } else {
-            own = MentionFinder::new(&merge_companies(&self.companies, &doc.companies))
+            let tracked = merge_companies(&self.companies, &doc.companies);
+            let found: Vec<_> = found
+                .iter()
+                .filter(|f| !discover::is_tracked(f, &tracked))
+                .map(Found::company)
+                .collect();
+            own = MentionFinder::new(&merge_companies(&tracked, &found))
                 .map_err(|e| format!("cannot index the document's company aliases: {e}"))?;
             &own
         };
-        let (entities, notes) = finder.find_noting(&doc.text, &sentences);
+        let (mut entities, notes) = finder.find_noting(&doc.text, &doc.sentences);
+        if let Some(d) = &self.discover {
+            mark_discovered(
+                &found,
+                &mut entities,
+                &[&self.companies, &doc.companies],
+                d.min_mentions,
+            );
+        }
         doc.entities = entities;
         for note in notes {
             if !doc.notes.contains(&note) {
@@ -200,11 +296,77 @@ impl TokenizeStage {
             }
         }
         if let Some(references) = &self.references {
-            references.attach(&doc.text, &sentences, &mut doc.entities);
+            references.attach(&doc.text, &doc.sentences, &mut doc.entities);
         }
-        doc.sentences = sentences;
         Ok(())
     }
+}
+
+/// The `discover` option at run time.
+struct Discover {
+    tagger: Arc<Tagger>,
+    min_mentions: usize,
+    read_bytes: usize,
+}
+
+impl Discover {
+    /// The organizations of the document's content sentences (up to
+    /// `read_bytes`), grouped into companies; a note when text was left out.
+    fn find(&self, doc: &mut Doc) -> Result<Vec<Found>, String> {
+        let (read, cut) = stancepipe_encoder::read_budget(doc, self.read_bytes);
+        let ranges: Vec<(usize, usize)> = read
+            .iter()
+            .map(|&(i, take)| {
+                let start = doc.sentences[i].span.start;
+                (start, start + take)
+            })
+            .collect();
+        let text = doc.text.as_str();
+        let texts: Vec<&str> = ranges.iter().map(|&(s, e)| &text[s..e]).collect();
+        let spans = self.tagger.organizations(&texts)?;
+        let forms: Vec<&str> = ranges
+            .iter()
+            .zip(&spans)
+            .flat_map(|(&(s, _), v)| v.iter().map(move |&(a, b)| &text[s + a..s + b]))
+            .collect();
+        let found = discover::group(&forms);
+        if cut > 0 {
+            doc.notes.push(stancepipe_encoder::budget_note(
+                "tokenize (discover)",
+                self.read_bytes,
+                cut,
+            ));
+        }
+        Ok(found)
+    }
+}
+
+/// Marks the discovered companies' entities (origin, forms) and drops
+/// those named fewer than `min_mentions` times (references come later and
+/// do not count). A company configured or of the document's own list is
+/// never marked.
+fn mark_discovered(
+    found: &[Found],
+    entities: &mut Vec<stancepipe_core::Entity>,
+    tracked: &[&[Company]],
+    min_mentions: usize,
+) {
+    let is_tracked = |name: &str| {
+        tracked
+            .iter()
+            .flat_map(|t| t.iter())
+            .any(|c| c.name.trim().eq_ignore_ascii_case(name))
+    };
+    for e in entities.iter_mut() {
+        if is_tracked(&e.company) {
+            continue;
+        }
+        if let Some(f) = found.iter().find(|f| f.name == e.company) {
+            e.origin = Origin::Discovered;
+            e.forms = f.forms.clone();
+        }
+    }
+    entities.retain(|e| e.origin == Origin::Configured || e.mentions.len() >= min_mentions);
 }
 
 impl Stage for TokenizeStage {
@@ -306,5 +468,73 @@ mod tests {
             "{note}"
         );
         assert!(note.contains("2 mention(s)"), "{note}");
+    }
+
+    #[test]
+    fn discovered_companies_are_marked_and_passing_ones_dropped() {
+        use crate::discover::group;
+        let text = "Acme rose. Globex fell. Acme's rival Initech waited. Acme won.";
+        let mut doc = Doc::new("a", text);
+        doc.sentences = crate::segment(text)
+            .into_iter()
+            .map(|(span, kind)| Sentence::new(span, kind))
+            .collect();
+        let configured = vec![Company::new("Globex", &[])];
+        let found = group(&["Acme", "Globex", "Acme's", "Initech", "Acme"]);
+        let all = merge_companies(
+            &configured,
+            &found.iter().map(Found::company).collect::<Vec<_>>(),
+        );
+        let (mut entities, _) = MentionFinder::new(&all)
+            .unwrap()
+            .find_noting(text, &doc.sentences);
+        mark_discovered(&found, &mut entities, &[&configured, &[]], 2);
+        let got: Vec<(&str, Origin, usize)> = entities
+            .iter()
+            .map(|e| (e.company.as_str(), e.origin, e.mentions.len()))
+            .collect();
+        // Globex is configured (kept whatever its count); Initech is named once.
+        assert_eq!(
+            got,
+            [
+                ("Globex", Origin::Configured, 1),
+                ("Acme", Origin::Discovered, 3)
+            ]
+        );
+        assert_eq!(entities[1].forms, ["Acme"]);
+        doc.entities = entities;
+        assert_eq!(doc.company_names(&["Globex".into()]), ["Globex", "Acme"]);
+    }
+
+    #[test]
+    fn discover_options_are_checked_before_any_model_loads() {
+        let ctx = BuildContext::default();
+        let bad = |f: &dyn Fn(&mut TokenizeConfig)| {
+            let mut c = TokenizeConfig {
+                discover: true,
+                ..TokenizeConfig::default()
+            };
+            f(&mut c);
+            c.check(&ctx).unwrap_err()
+        };
+        let e = bad(&|c| c.recognizer = "no/such/folder".into());
+        assert_eq!(e.key, "recognizer");
+        assert!(
+            e.message.contains("stancepipe train entities"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            bad(&|c| c.discover_min_mentions = 0).key,
+            "discover_min_mentions"
+        );
+        assert_eq!(bad(&|c| c.read_bytes = 0).key, "read_bytes");
+        // Off, the recognizer is not looked for.
+        let off = TokenizeConfig {
+            recognizer: "no/such/folder".into(),
+            ..TokenizeConfig::default()
+        };
+        assert!(off.check(&ctx).is_ok());
+        assert!(!off.provides().contains(&Annotation::DiscoveredCompanies));
     }
 }

@@ -9,12 +9,16 @@
 //!   requested ways of showing the target ([`TargetFeatures`]) is trained and
 //!   the best on dev is kept.
 //!
+//! - `entities`: the organization recognizer of the tokenize stage's
+//!   `discover` option, on FiNER-ORD ([`entities`]).
+//!
 //! Splits follow `../shared/data/README.md` (index % 10: 9 test, 8 dev).
 //! Heads are selected on dev only; test figures are reported, next to a
 //! majority-class and a lexicon (VADER) baseline, in the head's manifest.
 
 pub mod contrast;
 pub mod document;
+pub mod entities;
 pub mod gold;
 pub mod stance;
 
