@@ -103,7 +103,7 @@ fn seed_two_pipelines_side_by_side_and_html_renders() {
     );
 
     let r = read_json(&report.join("report.json"));
-    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["schema_version"], 2);
     assert_eq!(r["gold"]["format"], "gold");
     assert_eq!(r["gold"]["entities"], 7);
     assert_eq!(r["bootstrap"]["resamples"], 1000);

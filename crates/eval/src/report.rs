@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 /// Version of `report.json`'s schema. Bump it on any change a reader of the
 /// JSON would notice.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GoldInfo {
