@@ -31,7 +31,7 @@ fn text_of<'a>(doc: &'a Value, span: &Value) -> &'a str {
 fn seed_document_end_to_end() {
     let doc = run_seed(&[]);
     assert_eq!(doc["id"], SEED_ID);
-    assert_eq!(doc["schema_version"], 3);
+    assert_eq!(doc["schema_version"], stancepipe_core::SCHEMA_VERSION);
     let original = std::fs::read_to_string(root().join("seeds/000_1c9edd206bcbed3f.txt")).unwrap();
     assert_eq!(doc["text"], original.as_str(), "the text is kept untouched");
 

@@ -108,3 +108,47 @@ pub fn parse_docs(json: &str) -> Vec<serde_json::Value> {
     serde_json::from_str(json)
         .unwrap_or_else(|e| panic!("output is a JSON array ({e}): {json:.400}"))
 }
+
+/// Renders `file` in headless Chromium and returns (DOM after the scripts
+/// ran, stderr). Chromium is a test dependency (`make test` installs it,
+/// through `scripts/bootstrap.sh --tests`):
+/// without it this fails rather than skipping.
+pub fn chromium_dom(file: &Path) -> (String, String) {
+    let bin = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect(
+            "headless Chromium is needed to test the HTML pages (report.html, run --format html): install the Debian package \
+             `chromium` (apt-get install -y chromium; `make test` does)",
+        );
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--no-first-run",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -17,7 +17,9 @@ pub struct RunArgs {
     /// Write results here instead of stdout.
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// Output format; default jsonl when --output ends in .jsonl, else json.
+    /// Output format; default jsonl when --output ends in .jsonl, html when it
+    /// ends in .html or .htm, else json. html: one self-contained page for
+    /// people (every document, error records included).
     #[arg(long, value_enum)]
     format: Option<OutFormat>,
     /// Indent JSON output.
@@ -62,6 +64,7 @@ pub struct RunArgs {
 enum OutFormat {
     Json,
     Jsonl,
+    Html,
 }
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -181,9 +184,21 @@ pub fn run(mut args: RunArgs, quiet: bool) -> Result<u8, Failure> {
     let format = match (args.format, &args.output) {
         (Some(OutFormat::Json), _) => Format::Json,
         (Some(OutFormat::Jsonl), _) => Format::Jsonl,
+        (Some(OutFormat::Html), _) => Format::Html,
         (None, Some(p)) if p.extension().is_some_and(|e| e == "jsonl") => Format::Jsonl,
+        (None, Some(p)) if p.extension().is_some_and(|e| e == "html" || e == "htm") => Format::Html,
         (None, _) => Format::Json,
     };
+    if format == Format::Html && args.resume {
+        return Err(usage(
+            "--resume cannot continue an HTML page: write JSONL to resume (--format jsonl)",
+        ));
+    }
+    if format == Format::Html && !args.omit.is_empty() {
+        return Err(usage(
+            "--omit applies to JSON records; an HTML page shows the text and leaves tokens and provenance out already",
+        ));
+    }
     if args.resume && (args.output.is_none() || format != Format::Jsonl) {
         return Err(usage(
             "--resume needs a JSONL --output file (--output out.jsonl, or --format jsonl)",
@@ -416,13 +431,16 @@ fn claim_output(path: &Path, inputs: &[PathBuf], resume: bool) -> Result<std::fs
 }
 
 /// Whether a file starts like a `stancepipe run` output: a JSON record or
-/// array whose first record carries `schema_version`.
+/// array whose first record carries `schema_version`, or the HTML page of
+/// `--format html` (its head names the generator, `RUN_PAGE_GENERATOR`).
 fn is_our_output(file: &std::fs::File) -> std::io::Result<bool> {
     use std::io::Read;
     let mut head = Vec::new();
     file.take(64 * 1024).read_to_end(&mut head)?;
     let text = String::from_utf8_lossy(&head);
     let trimmed = text.trim_start();
-    Ok((trimmed.starts_with('{') || trimmed.starts_with('['))
+    Ok(((trimmed.starts_with('{') || trimmed.starts_with('['))
         && trimmed.contains("\"schema_version\""))
+        || (trimmed.starts_with("<!DOCTYPE html>")
+            && trimmed.contains(stancepipe_runner::RUN_PAGE_GENERATOR)))
 }

@@ -480,7 +480,7 @@ mod tests {
             mentions: 1,
         });
         let json = serde_json::to_string(&doc).unwrap();
-        assert!(json.contains("\"schema_version\":3"));
+        assert!(json.contains(&format!("\"schema_version\":{SCHEMA_VERSION}")));
         assert!(json.contains("\"stance\":\"against\""));
         assert!(json.contains("\"start\":0,\"end\":12"));
         let back: Doc = serde_json::from_str(&json).unwrap();

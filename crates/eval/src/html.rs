@@ -13,24 +13,10 @@ use crate::gold::GoldDoc;
 use crate::report::{fmt_est, Report};
 use crate::score::ClassScores;
 use stancepipe_core::Doc;
+pub use stancepipe_view::esc;
+use stancepipe_view::{Gold, GoldStance, Palette, DOC_SCRIPT, DOC_STYLE};
 use std::collections::HashMap;
 use std::fmt::Write;
-
-/// HTML-escapes text for element content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = r#"
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5rem auto;max-width:1200px;padding:0 1rem;color:#222;line-height:1.45}
@@ -41,17 +27,6 @@ th{background:#f3f3f3}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 code{background:#f5f5f5;padding:0 .2rem}
 section.pipeline{border-top:3px solid #444;margin-top:2rem}
-.doc{border:1px solid #ddd;border-radius:6px;padding:.75rem;margin:1rem 0}
-.text{white-space:pre-wrap;font-size:.92rem}
-.s{border-radius:3px;padding:0 1px}
-.lab-positive{background:#d8f5d0}.lab-negative{background:#fbd5d5}.lab-neutral{background:#eeeeee}
-.heading{font-weight:bold}
-.ev{outline:2px solid #3b5bdb}
-.ev-tag{font-size:.7rem;color:#fff;background:#3b5bdb;border-radius:3px;padding:0 3px;margin-left:2px;vertical-align:super}
-.dim .s:not(.sel){opacity:.35}
-.sums{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
-.sums div{background:#fafafa;border:1px solid #eee;padding:.5rem;white-space:pre-wrap;font-size:.9rem}
-.favor{color:#1b7f1b}.against{color:#b42318}.none{color:#666}.missing{color:#000;font-style:italic}
 .legend span{display:inline-block;padding:0 .4rem;margin-right:.3rem;border-radius:3px}
 #js-errors{color:#b42318;font-weight:bold}
 "#;
@@ -93,15 +68,7 @@ const SCRIPT: &str = r#"
       var p=data.pipelines[+h.getAttribute('data-pipeline')];
       if(p&&p.stance){chart(h,p.stance.companies.slice(0,+h.getAttribute('data-max')));}
     });
-    document.querySelectorAll('select.focus').forEach(function(sel){
-      sel.addEventListener('change',function(){
-        var doc=document.getElementById(sel.getAttribute('data-doc'));
-        doc.querySelectorAll('.s').forEach(function(s){
-          var cs=(s.getAttribute('data-ev')||'').split('|');
-          s.classList.toggle('sel',sel.value!==''&&cs.indexOf(sel.value)>=0);});
-        doc.classList.toggle('dim',sel.value!=='');
-      });
-    });
+    stancepipeFocus();
     if(!errs.length){document.body.setAttribute('data-rendered','ok');}
   }catch(e){fail(e&&e.stack?e.stack:e);}
 })();
@@ -139,140 +106,49 @@ fn class_table(s: &mut String, title: &str, c: &ClassScores) {
     let _ = write!(s, "</table>");
 }
 
-/// The text with each sentence wrapped in a span colored by its label and
-/// tagged with the companies it is evidence for.
-fn doc_text(doc: &Doc) -> String {
-    let mut evidence: HashMap<usize, Vec<&str>> = HashMap::new();
-    for st in &doc.stance {
-        for e in &st.evidence {
-            evidence.entry(e.sentence).or_default().push(&st.company);
-        }
-    }
-    let mut s = String::new();
-    let mut pos = 0;
-    for (i, sent) in doc.sentences.iter().enumerate() {
-        let (a, b) = (sent.span.start, sent.span.end);
-        if a < pos
-            || b > doc.text.len()
-            || !doc.text.is_char_boundary(a)
-            || !doc.text.is_char_boundary(b)
-        {
-            continue;
-        }
-        s.push_str(&esc(&doc.text[pos..a]));
-        let mut class = String::from("s");
-        if let Some(l) = &sent.label {
-            let _ = write!(class, " lab-{}", esc(&l.label));
-        }
-        if sent.kind == stancepipe_core::SentenceKind::Heading {
-            class.push_str(" heading");
-        }
-        let ev = evidence.get(&i);
-        if ev.is_some() {
-            class.push_str(" ev");
-        }
-        let title = sent.label.as_ref().map_or("no label".to_string(), |l| {
-            format!("{} {:.2}", l.label, l.score)
-        });
+/// One document in the shared view, with its gold stances (each against
+/// the pipeline's stance for the same name) and reference summary.
+fn doc_section(
+    s: &mut String,
+    pi: usize,
+    di: usize,
+    gold: &GoldDoc,
+    doc: Option<&Doc>,
+    palette: &mut Palette,
+) {
+    let anchor = format!("doc-{pi}-{di}");
+    let Some(doc) = doc else {
         let _ = write!(
             s,
-            "<span class=\"{class}\" title=\"{}\" data-ev=\"{}\">{}</span>",
-            esc(&title),
-            esc(&ev.map_or(String::new(), |v| v.join("|"))),
-            esc(&doc.text[a..b])
+            "<div class=doc id=\"{anchor}\"><h4>{}</h4><p class=missing>not returned by the pipeline</p></div>",
+            esc(&gold.id)
         );
-        for c in ev.into_iter().flatten() {
-            let _ = write!(s, "<span class=ev-tag>{}</span>", esc(c));
-        }
-        pos = b;
-    }
-    s.push_str(&esc(&doc.text[pos.min(doc.text.len())..]));
-    s
-}
-
-fn doc_section(s: &mut String, pi: usize, di: usize, gold: &GoldDoc, doc: Option<&Doc>) {
-    let id = format!("doc-{pi}-{di}");
-    let _ = write!(s, "<div class=doc id=\"{id}\"><h4>{}</h4>", esc(&gold.id));
-    let Some(doc) = doc else {
-        let _ = write!(s, "<p class=missing>not returned by the pipeline</p></div>");
         return;
     };
-    if let Some(e) = &doc.error {
-        let _ = write!(
-            s,
-            "<p class=missing>error record: stage {}: {}</p></div>",
-            esc(&e.stage),
-            esc(&e.message)
-        );
-        return;
-    }
-    let scored: Vec<_> = gold
-        .entities
-        .iter()
-        .filter(|e| e.stance.is_some())
-        .collect();
-    if !scored.is_empty() || !doc.stance.is_empty() {
-        let _ = write!(
-            s,
-            "<table><tr><th>company</th><th>gold</th><th>predicted</th><th>score</th><th>mentions</th><th>evidence sentences</th></tr>"
-        );
-        for e in &scored {
-            let p = crate::score::find_stance(doc, &e.name);
-            let g = e.stance.map_or("", |x| x.as_str());
-            let (pl, score, mentions, ev) =
-                p.map_or(("missing", String::new(), String::new(), 0), |c| {
-                    (
-                        c.stance.as_str(),
-                        format!("{:.2}", c.score),
-                        c.mentions.to_string(),
-                        c.evidence.len(),
-                    )
-                });
-            let _ = write!(
-                s,
-                "<tr><td class=company>{}</td><td class=\"{g}\">{g}{}</td><td class=\"{pl}\">{pl}</td><td class=num>{score}</td><td class=num>{mentions}</td><td class=num>{ev}</td></tr>",
-                esc(&e.name),
-                if e.agreement.as_deref() == Some("low") { " (low agreement)" } else { "" }
-            );
-        }
-        let _ = write!(s, "</table>");
-        let _ = write!(
-            s,
-            "<label>Show the evidence of <select class=focus data-doc=\"{id}\"><option value=\"\">every company</option>"
-        );
-        for c in doc.stance.iter().filter(|c| !c.evidence.is_empty()) {
-            let _ = write!(s, "<option>{}</option>", esc(&c.company));
-        }
-        let _ = write!(s, "</select></label>");
-    }
-    let _ = write!(s, "<div class=text>{}</div>", doc_text(doc));
-    if gold.reference_summary.is_some() || doc.summary.is_some() {
-        let (summary, how) =
-            doc.summary
-                .as_ref()
-                .map_or(("(none)".to_string(), String::new()), |x| {
-                    let method = match x.method {
-                        stancepipe_core::SummaryMethod::Abstractive => "abstractive",
-                        stancepipe_core::SummaryMethod::Extractive => "extractive",
-                    };
-                    (
-                        x.text.clone(),
-                        format!(
-                            " ({method}, {}{})",
-                            x.model,
-                            x.note.as_ref().map_or(String::new(), |n| format!("; {n}"))
-                        ),
-                    )
-                });
-        let _ = write!(
-            s,
-            "<div class=sums><div><b>Pipeline summary{}</b>\n{}</div><div><b>Reference summary</b>\n{}</div></div>",
-            esc(&how),
-            esc(&summary),
-            esc(gold.reference_summary.as_deref().unwrap_or("(none)"))
-        );
-    }
-    let _ = write!(s, "</div>");
+    let view = Gold {
+        stances: gold
+            .entities
+            .iter()
+            .filter_map(|e| {
+                Some(GoldStance {
+                    company: &e.name,
+                    stance: e.stance?.as_str(),
+                    note: (e.agreement.as_deref() == Some("low")).then_some("low agreement"),
+                    predicted: doc
+                        .is_ok()
+                        .then(|| crate::score::find_stance(doc, &e.name))
+                        .flatten(),
+                })
+            })
+            .collect(),
+        reference_summary: gold.reference_summary.as_deref(),
+    };
+    s.push_str(&stancepipe_view::doc_view(
+        &anchor,
+        doc,
+        Some(&view),
+        palette,
+    ));
 }
 
 /// Renders the page. `runs[i]` is pipeline `i`'s output (any order);
@@ -285,9 +161,10 @@ pub fn render(
     max_companies: usize,
 ) -> String {
     let mut s = String::new();
+    let mut palette = Palette::default();
     let _ = write!(
         s,
-        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\"><title>stancepipe evaluation: {}</title><style>{STYLE}</style></head><body>",
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\"><title>stancepipe evaluation: {}</title><style>{STYLE}{DOC_STYLE}</style></head><body>",
         esc(&report.gold.path)
     );
     let g = &report.gold;
@@ -343,7 +220,7 @@ pub fn render(
     }
     let _ = write!(
         s,
-        "<p class=legend>Sentence colors: <span class=lab-positive>positive</span><span class=lab-negative>negative</span><span class=lab-neutral>neutral</span><span class=ev>evidence sentence</span></p>"
+        "<p class=legend>Sentence colors: <span class=lab-positive>positive</span><span class=lab-negative>negative</span><span class=lab-neutral>neutral</span><span class=ev>evidence sentence</span> · Mentions: <mark class=\"m c0\">a name</mark> <mark class=\"m disc c0\">a discovered name</mark> <mark class=\"m ref c0\">a reference</mark></p>"
     );
     for (pi, p) in report.pipelines.iter().enumerate() {
         let _ = write!(
@@ -435,7 +312,14 @@ pub fn render(
             .map(|r| r.iter().rev().map(|d| (d.id.as_str(), d)).collect())
             .unwrap_or_default();
         for (di, gdoc) in gold.iter().take(shown).enumerate() {
-            doc_section(&mut s, pi, di, gdoc, by_id.get(gdoc.id.as_str()).copied());
+            doc_section(
+                &mut s,
+                pi,
+                di,
+                gdoc,
+                by_id.get(gdoc.id.as_str()).copied(),
+                &mut palette,
+            );
         }
         let _ = write!(s, "</section>");
     }
@@ -445,7 +329,7 @@ pub fn render(
         .replace("</", "<\\/");
     let _ = writeln!(
         s,
-        "<script type=\"application/json\" id=\"report-data\">{data}</script><script>{SCRIPT}</script></body></html>"
+        "<script type=\"application/json\" id=\"report-data\">{data}</script><script>{DOC_SCRIPT}{SCRIPT}</script></body></html>"
     );
     s
 }
@@ -453,14 +337,6 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            esc("<a href=\"x\">&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
-        );
-    }
 
     #[test]
     fn the_summary_line_keeps_the_case_of_model_and_note() {
@@ -475,9 +351,9 @@ mod tests {
             note: Some("Model X unavailable".into()),
         });
         let mut s = String::new();
-        doc_section(&mut s, 0, 0, &gold, Some(&doc));
+        doc_section(&mut s, 0, 0, &gold, Some(&doc), &mut Palette::default());
         assert!(
-            s.contains("(extractive, Models/BART-Large; Model X unavailable)"),
+            s.contains("(extractive, Models&#x2f;BART-Large; Model X unavailable)"),
             "{s}"
         );
     }

@@ -20,7 +20,7 @@ pub mod resume;
 pub use config::{Override, PipelinePlan, RunOptions};
 pub use error::{ConfigError, IoError};
 pub use input::{open_inputs, Input, InputOptions, Inputs, StdinFormat};
-pub use output::{DocWriter, Format, Omit};
+pub use output::{DocWriter, Format, Omit, RUN_PAGE_GENERATOR};
 pub use pipeline::{Pipeline, Threads};
 pub use resume::{Resume, ResumeError};
 

@@ -1,11 +1,15 @@
-//! Writing documents as JSON (one array) or JSONL (one document per line).
+//! Writing documents as JSON (one array), JSONL (one document per line) or
+//! one HTML page (`stancepipe_view::RunPage`: the document view shared with
+//! eval's report.html).
 //!
 //! Each document is written as soon as its batch finishes, and flushed, so an
 //! interrupted run keeps everything finished before the interruption (whole
-//! records only, in JSONL).
+//! records only, in JSONL; an HTML page then lacks its summary and script,
+//! its documents all show).
 
 use serde::Serialize;
 use stancepipe_core::Doc;
+use stancepipe_view::RunPage;
 use std::io::Write;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -15,6 +19,9 @@ pub enum Format {
     Json,
     /// One JSON document per line.
     Jsonl,
+    /// One self-contained HTML page for people (not read back: `--resume`
+    /// and `--omit` do not apply).
+    Html,
 }
 
 /// Bulky fields a user can leave out of the records (`run --omit`). The
@@ -57,9 +64,19 @@ impl Omit {
     }
 }
 
+/// The tag in the head of an HTML output page by which `run` knows the file
+/// as its own (and may overwrite it).
+pub const RUN_PAGE_GENERATOR: &str = stancepipe_view::GENERATOR_META;
+
+/// Where the records go: a JSON stream, or the HTML page that wraps the writer.
+enum Sink<W: Write> {
+    Json(W),
+    Html(RunPage<W>),
+}
+
 /// Streams documents to a writer in the chosen format.
 pub struct DocWriter<W: Write> {
-    out: W,
+    out: Sink<W>,
     format: Format,
     pretty: bool,
     omit: Omit,
@@ -68,9 +85,13 @@ pub struct DocWriter<W: Write> {
 
 impl<W: Write> DocWriter<W> {
     /// `pretty` indents JSON arrays for people; JSONL is always one line each.
+    /// `Html` ignores `pretty` and [`DocWriter::omit`].
     pub fn new(out: W, format: Format, pretty: bool) -> Self {
         DocWriter {
-            out,
+            out: match format {
+                Format::Html => Sink::Html(RunPage::new(out)),
+                Format::Json | Format::Jsonl => Sink::Json(out),
+            },
             format,
             pretty,
             omit: Omit::default(),
@@ -85,6 +106,10 @@ impl<W: Write> DocWriter<W> {
     }
 
     pub fn write(&mut self, doc: &Doc) -> std::io::Result<()> {
+        if let Sink::Html(page) = &mut self.out {
+            self.written += 1;
+            return page.write(doc);
+        }
         if self.omit.any() {
             let value = self.omit.apply(doc)?;
             return self.write_value(&value);
@@ -93,37 +118,45 @@ impl<W: Write> DocWriter<W> {
     }
 
     fn write_value(&mut self, doc: &impl Serialize) -> std::io::Result<()> {
+        let Sink::Json(out) = &mut self.out else {
+            unreachable!("HTML is written by the page");
+        };
         match self.format {
             Format::Jsonl => {
-                serde_json::to_writer(&mut self.out, doc)?;
-                self.out.write_all(b"\n")?;
+                serde_json::to_writer(&mut *out, doc)?;
+                out.write_all(b"\n")?;
             }
             Format::Json => {
-                self.out
-                    .write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
+                out.write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
                 if self.pretty {
                     let mut ser = serde_json::Serializer::with_formatter(
-                        &mut self.out,
+                        &mut *out,
                         serde_json::ser::PrettyFormatter::with_indent(b"  "),
                     );
                     doc.serialize(&mut ser)?;
                 } else {
-                    serde_json::to_writer(&mut self.out, doc)?;
+                    serde_json::to_writer(&mut *out, doc)?;
                 }
             }
+            Format::Html => unreachable!("HTML is written by the page"),
         }
         self.written += 1;
-        self.out.flush()
+        out.flush()
     }
 
-    /// Closes the JSON array (an empty run gives `[]`) and flushes.
-    pub fn finish(mut self) -> std::io::Result<W> {
-        if self.format == Format::Json {
-            self.out
-                .write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?;
+    /// Closes the JSON array (an empty run gives `[]`) or the HTML page (its
+    /// summary and script) and flushes.
+    pub fn finish(self) -> std::io::Result<W> {
+        match self.out {
+            Sink::Html(page) => page.finish(),
+            Sink::Json(mut out) => {
+                if self.format == Format::Json {
+                    out.write_all(if self.written == 0 { b"[]\n" } else { b"\n]\n" })?;
+                }
+                out.flush()?;
+                Ok(out)
+            }
         }
-        self.out.flush()?;
-        Ok(self.out)
     }
 }
 
@@ -166,6 +199,24 @@ mod tests {
     }
 
     #[test]
+    fn html_is_one_page_with_every_document() {
+        let mut w = DocWriter::new(Vec::new(), Format::Html, true);
+        for d in docs() {
+            w.write(&d).unwrap();
+        }
+        let page = String::from_utf8(w.finish().unwrap()).unwrap();
+        assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+        assert_eq!(page.matches("<div class=doc ").count(), 2);
+        assert!(page.contains("error record: stage input: bad"), "{page}");
+        assert!(page.trim_end().ends_with("</html>"));
+        let empty = DocWriter::new(Vec::new(), Format::Html, false)
+            .finish()
+            .unwrap();
+        let empty = String::from_utf8(empty).unwrap();
+        assert!(empty.contains("0 documents"), "{empty}");
+    }
+
+    #[test]
     fn omitted_fields_are_left_out_and_the_rest_kept() {
         let mut doc = Doc::new("a", "Some text.");
         doc.tokens.push(stancepipe_core::Token {
@@ -196,7 +247,7 @@ mod tests {
         assert_eq!(slim["sentences"][0]["end"], 10);
         assert_eq!(
             (slim["id"].as_str(), slim["schema_version"].as_u64()),
-            (Some("a"), Some(3))
+            (Some("a"), Some(u64::from(stancepipe_core::SCHEMA_VERSION)))
         );
         assert!(slim.get("provenance").is_some());
     }
