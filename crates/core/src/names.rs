@@ -1,8 +1,8 @@
 //! How company names compare: one rule for the tokenize stage's grouping of
 //! discovered names and for `eval`'s matching of gold companies to them.
-//! A form's key is the form without a possessive ("Alipay's"), a leading
-//! "the", enclosing punctuation and a trailing corporate word ("Inc.",
-//! "Group", …), in lower case, word by word.
+//! A form's key ([`NameKey`]) is the form without a possessive ("Alipay's"),
+//! a leading "the", enclosing punctuation and a trailing corporate word
+//! ("Inc.", "Group", …), in lower case, word by word.
 
 /// Trailing words that name a company's legal form or its group; a form
 /// without them is the same company.
@@ -47,35 +47,53 @@ pub fn clean_form(form: &str) -> &str {
     }
 }
 
-/// The grouping key of a cleaned form: lower-case words without a trailing
-/// corporate word (never down to nothing).
-pub fn key(form: &str) -> Vec<String> {
-    let mut words: Vec<String> = form
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|w| !w.is_empty())
-        .map(|w| w.trim_end_matches('.').to_lowercase())
-        .collect();
-    while words.len() > 1
-        && words
-            .last()
-            .is_some_and(|w| SUFFIXES.contains(&w.replace('.', "").as_str()))
-    {
-        words.pop();
+/// How a cleaned form compares: its lower-case words, and its key (the
+/// words without a trailing corporate word, never down to nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameKey {
+    words: Vec<String>,
+    key: Vec<String>,
+}
+
+impl NameKey {
+    /// The key of a form as written (cleaned first, [`clean_form`]).
+    pub fn of(form: &str) -> NameKey {
+        let words: Vec<String> = clean_form(form)
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|w| !w.is_empty())
+            .map(|w| w.trim_end_matches('.').to_lowercase())
+            .collect();
+        let mut key = words.clone();
+        while key.len() > 1
+            && key
+                .last()
+                .is_some_and(|w| SUFFIXES.contains(&w.replace('.', "").as_str()))
+        {
+            key.pop();
+        }
+        NameKey { words, key }
     }
-    words
+
+    /// The same name: equal keys ("Apple Inc." and "Apple").
+    pub fn same_name(&self, other: &NameKey) -> bool {
+        !self.key.is_empty() && self.key == other.key
+    }
+
+    /// One company: the same name, or one's words are the other's first
+    /// words as written ("WeChat" and "WeChat Pay"; not "Ant Group" and
+    /// "Ant Forest", whose keys are "ant" and "ant forest").
+    pub fn same_company(&self, other: &NameKey) -> bool {
+        let prefix =
+            |x: &[String], y: &[String]| !x.is_empty() && x.len() <= y.len() && y[..x.len()] == *x;
+        self.same_name(other)
+            || prefix(&self.words, &other.words)
+            || prefix(&other.words, &self.words)
+    }
 }
 
-/// Whether two names are one company: equal keys, or one key is the
-/// other's first words ("Ant" and "Ant Group", "WeChat" and "WeChat Pay").
+/// Whether two names are one company ([`NameKey::same_company`]).
 pub fn same_company(a: &str, b: &str) -> bool {
-    same_key(&key(clean_form(a)), &key(clean_form(b)))
-}
-
-/// [`same_company`] on keys already made.
-pub fn same_key(a: &[String], b: &[String]) -> bool {
-    let prefix =
-        |x: &[String], y: &[String]| !x.is_empty() && x.len() <= y.len() && y[..x.len()] == *x;
-    prefix(a, b) || prefix(b, a)
+    NameKey::of(a).same_company(&NameKey::of(b))
 }
 
 #[cfg(test)]
@@ -96,6 +114,10 @@ mod tests {
         assert!(same_company("Ant Group's", "ant"));
         assert!(same_company("Apple Inc.", "APPLE"));
         assert!(same_company("WeChat Pay", "WeChat"));
+        assert!(same_company("Ant Group", "Ant"));
+        assert!(!same_company("Ant Group", "Ant Forest"));
+        assert!(NameKey::of("Apple Inc.").same_name(&NameKey::of("apple")));
+        assert!(!NameKey::of("WeChat Pay").same_name(&NameKey::of("WeChat")));
         assert!(!same_company("Bank of America", "America"));
         assert!(!same_company("", "Acme"));
     }

@@ -117,6 +117,24 @@ pub fn decode(
             .next_back()
             .is_some_and(char::is_alphanumeric)
     };
+    // An apostrophe between letters is inside a word ("Yu'ebao", "O'Neil"),
+    // except a possessive's ("Alipay's" names Alipay): the byte past it.
+    let is_apostrophe = |c: char| c == '\'' || c == '\u{2019}';
+    let inner_apostrophe_after = |at: usize| -> Option<usize> {
+        let mut it = text[at..].chars();
+        let a = it.next().filter(|&c| is_apostrophe(c))?;
+        let rest: String = it.take_while(|c| c.is_alphanumeric()).collect();
+        let possessive = rest.eq_ignore_ascii_case("s");
+        (alnum_before(at) && !rest.is_empty() && !possessive).then_some(at + a.len_utf8())
+    };
+    let inner_apostrophe_before = |at: usize| -> Option<usize> {
+        let a = text[..at]
+            .chars()
+            .next_back()
+            .filter(|&c| is_apostrophe(c))?;
+        let before = at - a.len_utf8();
+        (alnum_before(before) && alnum_at(at)).then_some(before)
+    };
     for (k, (&tag, &(s, _))) in tags.iter().zip(offsets).enumerate() {
         let continues_word = k > 0 && offsets[k - 1].1 == s && alnum_before(s) && alnum_at(s);
         match open {
@@ -136,11 +154,23 @@ pub fn decode(
         .map(|(f, l)| {
             let mut start = offsets[f].0;
             let mut end = offsets[l].1;
-            while alnum_before(start) {
-                start -= text[..start].chars().next_back().map_or(1, char::len_utf8);
+            loop {
+                if alnum_before(start) {
+                    start -= text[..start].chars().next_back().map_or(1, char::len_utf8);
+                } else if let Some(a) = inner_apostrophe_before(start) {
+                    start = a;
+                } else {
+                    break;
+                }
             }
-            while end < text.len() && alnum_at(end) {
-                end += text[end..].chars().next().map_or(1, char::len_utf8);
+            loop {
+                if end < text.len() && alnum_at(end) {
+                    end += text[end..].chars().next().map_or(1, char::len_utf8);
+                } else if let Some(a) = inner_apostrophe_after(end) {
+                    end = a;
+                } else {
+                    break;
+                }
             }
             (start, end)
         })
@@ -581,5 +611,13 @@ mod tests {
             vec![(0, 3), (12, 18), (26, 29)]
         );
         assert!(decode(text, &p, &tags, 0).is_empty());
+        // An apostrophe inside a name is part of it; a possessive is not.
+        let text = "Yu'ebao and Alipay's";
+        let p = pieces(
+            text,
+            &["Yu", "'", "e", "bao", "and", "Ali", "pay", "'", "s"],
+        );
+        let tags = vec![5, 0, 0, 0, 0, 5, 6, 0, 0];
+        assert_eq!(decode(text, &p, &tags, ORG), vec![(0, 7), (12, 18)]);
     }
 }

@@ -5,11 +5,11 @@
 //! [`stancepipe_core::names::same_company`] says so: their keys (the form
 //! without a possessive, a leading "the", enclosing punctuation and a
 //! trailing corporate word such as "Inc." or "Group", in lower case) are
-//! equal, or one is the other's first words. So "Ant
+//! equal, or one form's words are the other's first words. So "Ant
 //! Group", "Ant Group's" and "Ant" are one company, and so are "WeChat" and
 //! "WeChat Pay" (the shipped `pipeline.toml` also lists WeChat Pay as an
 //! alias of WeChat: a product named after its company counts as the
-//! company). The company's name is its most frequent form (ties: the
+//! company), while "Ant Group" and "Ant Forest" are two. The company's name is its most frequent form (ties: the
 //! longer, then the first), and all its forms are matched as aliases,
 //! exactly as written.
 //!
@@ -17,7 +17,7 @@
 //! model (runs of capitalized words); `train entities` scores it beside the
 //! recognizer.
 
-use stancepipe_core::names::{clean_form, key, same_key};
+use stancepipe_core::names::{clean_form, NameKey};
 use stancepipe_core::Company;
 
 /// A company found in a document: its name and every form it was written in.
@@ -44,7 +44,7 @@ impl Found {
 /// without a capital letter are left out.
 pub fn group(forms: &[&str]) -> Vec<Found> {
     // (cleaned form, key, count), in first-appearance order.
-    let mut seen: Vec<(String, Vec<String>, usize)> = Vec::new();
+    let mut seen: Vec<(String, NameKey, usize)> = Vec::new();
     for f in forms {
         let c = clean_form(f);
         // A name has a capital somewhere ("eBay" too): a lower-case word
@@ -54,7 +54,7 @@ pub fn group(forms: &[&str]) -> Vec<Found> {
         }
         match seen.iter_mut().find(|s| s.0 == c) {
             Some(s) => s.2 += 1,
-            None => seen.push((c.to_string(), key(c), 1)),
+            None => seen.push((c.to_string(), NameKey::of(c), 1)),
         }
     }
     // Union by key equality or first-words prefix.
@@ -70,7 +70,7 @@ pub fn group(forms: &[&str]) -> Vec<Found> {
     for i in 0..n {
         for j in i + 1..n {
             let (a, b) = (&seen[i].1, &seen[j].1);
-            if same_key(a, b) {
+            if a.same_company(b) {
                 let (ri, rj) = (root(&mut parent, i), root(&mut parent, j));
                 parent[rj.max(ri)] = rj.min(ri);
             }
@@ -115,11 +115,14 @@ pub fn group(forms: &[&str]) -> Vec<Found> {
 /// a tracked name or alias (ignoring case and corporate words). Tracked
 /// companies win: their names and aliases are kept, the found one dropped.
 pub fn is_tracked(found: &Found, tracked: &[Company]) -> bool {
-    let keys: Vec<Vec<String>> = tracked
+    let keys: Vec<NameKey> = tracked
         .iter()
-        .flat_map(|c| c.names().into_iter().map(|n| key(clean_form(n))))
+        .flat_map(|c| c.names().into_iter().map(NameKey::of))
         .collect();
-    found.forms.iter().any(|f| keys.contains(&key(f)))
+    found
+        .forms
+        .iter()
+        .any(|f| keys.iter().any(|k| k.same_name(&NameKey::of(f))))
 }
 
 /// The baseline without a model: maximal runs of capitalized words (a
@@ -224,6 +227,8 @@ mod tests {
                 ("Bank of America", vec!["Bank of America"]),
             ]
         );
+        // A corporate word does not make a prefix: two companies.
+        assert_eq!(group(&["Ant Forest", "Ant Group"]).len(), 2);
     }
 
     #[test]
