@@ -8,7 +8,8 @@ same batches (right padding), same generation settings, same warm-up; prints the
         --docs 8 --batch 4 --beams 1 --threads 2 --out-len 60
 
 Options as on the Rust side: --docs N (the seed article, then N-1 NeuS articles), --batch B,
---beams K, --threads T, --out-len L (min_length = max_length = L), --fill (join consecutive NeuS
+--beams K, --threads T, --out-len L (max_length = L), --min-len M (min_length, default L: a fixed
+output length; 0 lets sequences stop at EOS naturally), --fill (join consecutive NeuS
 articles until each input fills the 1,024-token window), --seed FILE, --neus FILE. Extra:
 --attn {default,eager,sdpa} (transformers' attention implementation; default = what
 from_pretrained picks, sdpa for BART in transformers 4.44).
@@ -70,6 +71,7 @@ def main() -> int:
     ap.add_argument("--beams", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out-len", type=int, default=60)
+    ap.add_argument("--min-len", type=int, default=None)
     ap.add_argument("--fill", action="store_true")
     ap.add_argument("--seed", type=Path, default=REPO / "seeds" / "000_1c9edd206bcbed3f.txt")
     ap.add_argument("--neus", type=Path, default=REPO.parent / "shared" / "data" / "neus" / "test.source")
@@ -138,7 +140,7 @@ def main() -> int:
             input_ids,
             attention_mask=mask,
             num_beams=a.beams,
-            min_length=length,
+            min_length=min(length, a.out_len if a.min_len is None else a.min_len),
             max_length=length,
             no_repeat_ngram_size=0,
             length_penalty=1.0,
@@ -155,7 +157,13 @@ def main() -> int:
             outputs.extend(out.tolist())
         seconds = time.perf_counter() - start
 
-    # generate pads finished rows with pad_id; with min_length = max_length every row is full length
+    # generate pads finished rows with pad_id (after their EOS)
+    def unpad(x):
+        while len(x) > 1 and x[-1] == pad_id:
+            x = x[:-1]
+        return x
+
+    outputs = [unpad(x) for x in outputs]
     first = outputs[0] if outputs else []
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KB on Linux
     line = {
@@ -165,6 +173,8 @@ def main() -> int:
         "beams": a.beams,
         "threads": a.threads,
         "out_len": a.out_len,
+        "min_len": a.out_len if a.min_len is None else a.min_len,
+        "out_tokens": sum(len(x) for x in outputs),
         "fill": a.fill,
         "mean_input_tokens": round(sum(lens) / len(lens), 2),
         "min_input_tokens": min(lens),

@@ -18,6 +18,8 @@
 //!   `~/.cache/stancepipe/bench/distilbart-cnn-6-6-random`)
 //! - `--docs N`: documents: the seed article, then N-1 NeuS articles (default 8)
 //! - `--batch B`, `--beams K`, `--threads T`, `--out-len L` (defaults 4, 1, 2, 60)
+//! - `--min-len M`: `min_length` (default L: a fixed output length; 0 lets
+//!   sequences stop at EOS naturally, `out_tokens` then says how much was generated)
 //! - `--generator own|rust-bert`: the generation loop (default: the stage's
 //!   default, `own`)
 //! - `--fill`: join consecutive NeuS articles (with a space) until each input
@@ -25,7 +27,7 @@
 //! - `--seed FILE`, `--neus FILE`: the texts (defaults: `seeds/000_1c9edd206bcbed3f.txt`
 //!   and `../shared/data/neus/test.source` beside the repository)
 //!
-//! Generation: `min_length = max_length = L`, `no_repeat_ngram_size = 0`,
+//! Generation: `min_length = M`, `max_length = L`, `no_repeat_ngram_size = 0`,
 //! `length_penalty = 1.0`, `early_stopping = true`. One warm-up call (the
 //! first document alone, 8 tokens) is not timed; the timed loop covers
 //! padding and generation of every batch. Peak RSS is `VmHWM` (model load
@@ -46,6 +48,7 @@ struct Args {
     beams: i64,
     threads: i32,
     out_len: i64,
+    min_len: Option<i64>,
     fill: bool,
     generator: GeneratorKind,
     seed: PathBuf,
@@ -80,6 +83,7 @@ fn parse_args() -> Result<Args, String> {
         beams: 1,
         threads: 2,
         out_len: 60,
+        min_len: None,
         fill: false,
         generator: GeneratorKind::default(),
         seed: root.join(SEED_FILE),
@@ -103,6 +107,15 @@ fn parse_args() -> Result<Args, String> {
             "--beams" => a.beams = num("--beams", value("--beams")?)?,
             "--threads" => a.threads = num("--threads", value("--threads")?)? as i32,
             "--out-len" => a.out_len = num("--out-len", value("--out-len")?)?,
+            "--min-len" => {
+                let v = value("--min-len")?;
+                let n = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| format!("--min-len: expected an integer >= 0, got {v:?}"))?;
+                a.min_len = Some(n);
+            }
             "--fill" => a.fill = true,
             "--generator" => {
                 let v = value("--generator")?;
@@ -115,7 +128,7 @@ fn parse_args() -> Result<Args, String> {
                 return Err(
                     "usage: cargo bench -p stancepipe-summarize --bench summarize -- \
                             [--model DIR] [--docs N] [--batch B] [--beams K] [--threads T] \
-                            [--out-len L] [--generator own|rust-bert] [--fill] [--seed FILE] [--neus FILE]"
+                            [--out-len L] [--min-len M] [--generator own|rust-bert] [--fill] [--seed FILE] [--neus FILE]"
                         .into(),
                 )
             }
@@ -211,9 +224,10 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
     let lens: Vec<usize> = ids.iter().map(Vec::len).collect();
     let mean_in = lens.iter().sum::<usize>() as f64 / lens.len() as f64;
 
+    let min_len = a.min_len.unwrap_or(a.out_len);
     let params = |len: i64| GenParams {
         num_beams: a.beams,
-        min_length: len,
+        min_length: len.min(min_len),
         max_length: len,
         length_penalty: 1.0,
         no_repeat_ngram_size: 0,
@@ -239,6 +253,8 @@ fn run(a: &Args) -> Result<serde_json::Value, String> {
         "beams": a.beams,
         "threads": a.threads,
         "out_len": a.out_len,
+        "min_len": min_len,
+        "out_tokens": outputs.iter().map(Vec::len).sum::<usize>(),
         "fill": a.fill,
         "mean_input_tokens": (mean_in * 100.0).round() / 100.0,
         "min_input_tokens": lens.iter().min(),

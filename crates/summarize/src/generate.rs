@@ -6,24 +6,29 @@
 //!
 //! Why not rust-bert's `generate`: its beam search re-selects the encoder
 //! output and every layer's cross-attention keys and values by beam index at
-//! every step (docs/benchmarks.md, issue 17). Every beam of a document has
-//! the same encoder output and cross-attention states, so this loop
-//! reorders only the self-attention cache; the cross-attention states and
-//! the encoder output are only narrowed when a document finishes and leaves
-//! the batch.
+//! every step, and its attention layers copy them at every step
+//! (docs/benchmarks.md, issue 17). Every beam of a document has the same
+//! encoder output and cross-attention states, so this loop reorders only
+//! the self-attention cache; the cross-attention states are only narrowed
+//! when a document finishes and leaves the batch. BART and Pegasus run our
+//! own decoder step ([`crate::decoder`]), which keeps them once per
+//! document; T5 runs rust-bert's forward with its cache.
 
+use crate::decoder::{Decoder, State};
 use crate::seq2seq::GenParams;
-use rust_bert::bart::{BartForConditionalGeneration, LayerState as BartState};
+use rust_bert::bart::BartForConditionalGeneration;
 use rust_bert::pegasus::PegasusForConditionalGeneration;
 use rust_bert::t5::{LayerState as T5State, T5ForConditionalGeneration};
 use tch::{Device, Kind, Tensor};
 
 /// The model under the loop.
 pub(crate) enum Model {
-    /// BART with `final_logits_bias` (rust-bert's BART head has none).
-    Bart(BartForConditionalGeneration, Option<Tensor>),
+    /// BART: rust-bert's encoder, our decoder step (`final_logits_bias` included).
+    Bart(BartForConditionalGeneration, Decoder),
+    /// Pegasus: as BART.
+    Pegasus(PegasusForConditionalGeneration, Decoder),
+    /// T5: rust-bert's forward with its cache.
     T5(T5ForConditionalGeneration),
-    Pegasus(PegasusForConditionalGeneration),
 }
 
 /// Token ids the loop needs, from `config.json`.
@@ -37,71 +42,20 @@ pub(crate) struct Special {
 
 type Layers<S> = Vec<(Option<S>, Option<S>)>;
 
-/// The decoder's key/value cache.
-enum Cache {
-    Bart(Layers<BartState>),
-    T5(Layers<T5State>),
-}
-
-impl Cache {
-    /// The layers of a BART or Pegasus cache (`None` for another kind).
-    fn into_bart(self) -> Option<Layers<BartState>> {
-        match self {
-            Cache::Bart(l) => Some(l),
-            Cache::T5(_) => None,
-        }
-    }
-
-    fn into_t5(self) -> Option<Layers<T5State>> {
-        match self {
-            Cache::T5(l) => Some(l),
-            Cache::Bart(_) => None,
-        }
-    }
-}
-
-macro_rules! select_states {
-    ($layers:expr, $rows:expr, $cross:expr) => {
-        for (own, cross) in $layers.iter_mut() {
-            let targets = if $cross {
-                vec![own.as_mut(), cross.as_mut()]
-            } else {
-                vec![own.as_mut()]
-            };
-            for s in targets.into_iter().flatten() {
-                s.prev_key = s.prev_key.index_select(0, $rows);
-                s.prev_value = s.prev_value.index_select(0, $rows);
-            }
-        }
-    };
-}
-
-impl Cache {
-    /// Rows of the self-attention states (beam reordering).
-    fn reorder_self(&mut self, rows: &Tensor) {
-        match self {
-            Cache::Bart(l) => select_states!(l, rows, false),
-            Cache::T5(l) => select_states!(l, rows, false),
-        }
-    }
-
-    /// Rows of the cross-attention states (documents leaving the batch).
-    fn select_cross(&mut self, rows: &Tensor) {
-        macro_rules! cross_only {
-            ($layers:expr) => {
-                for (_, cross) in $layers.iter_mut() {
-                    if let Some(s) = cross.as_mut() {
-                        s.prev_key = s.prev_key.index_select(0, rows);
-                        s.prev_value = s.prev_value.index_select(0, rows);
-                    }
-                }
-            };
-        }
-        match self {
-            Cache::Bart(l) => cross_only!(l),
-            Cache::T5(l) => cross_only!(l),
-        }
-    }
+/// One batch's decoding: the model and its state. Rows are doc-major,
+/// `beams` per document.
+enum Run<'m> {
+    Own(&'m Decoder, State),
+    /// T5 through rust-bert: the encoder output and mask at one row per
+    /// beam, and rust-bert's cache (its cross-attention states are only
+    /// narrowed when documents leave, never reordered).
+    T5 {
+        model: &'m T5ForConditionalGeneration,
+        encoder: Tensor,
+        mask: Tensor,
+        cache: Option<Layers<T5State>>,
+        beams: i64,
+    },
 }
 
 /// A 1-d tensor's values on the host (a failure is a bug: it panics, and
@@ -111,74 +65,108 @@ fn host<T: tch::kind::Element + Copy>(t: &Tensor) -> Vec<T> {
         .unwrap_or_else(|e| panic!("reading generation state: {e}"))
 }
 
-impl Model {
-    fn encode(&self, ids: &Tensor, mask: &Tensor) -> Tensor {
-        match self {
-            Model::Bart(m, _) => m.encode(ids, Some(mask)),
-            Model::T5(m) => m.encode(ids, Some(mask)),
-            Model::Pegasus(m) => m.encode(ids, Some(mask)),
+fn rows_tensor(rows: &[i64], device: Device) -> Tensor {
+    Tensor::from_slice(rows).to(device)
+}
+
+impl<'m> Run<'m> {
+    /// Encodes the batch; `steps` bounds the number of decoder steps.
+    fn new(model: &'m Model, ids: &Tensor, mask: &Tensor, beams: i64, steps: i64) -> Run<'m> {
+        match model {
+            Model::Bart(m, d) => {
+                Run::Own(d, d.start(&m.encode(ids, Some(mask)), mask, beams, steps))
+            }
+            Model::Pegasus(m, d) => {
+                Run::Own(d, d.start(&m.encode(ids, Some(mask)), mask, beams, steps))
+            }
+            Model::T5(m) => {
+                let encoder = m.encode(ids, Some(mask));
+                let expand = |t: &Tensor| {
+                    if beams > 1 {
+                        t.repeat_interleave_self_int(beams, 0, None)
+                    } else {
+                        t.shallow_clone()
+                    }
+                };
+                Run::T5 {
+                    model: m,
+                    encoder: expand(&encoder),
+                    mask: expand(mask),
+                    cache: None,
+                    beams,
+                }
+            }
         }
     }
 
-    /// One decoding step: the last tokens `[n, 1]` in, float logits `[n, vocab]` out.
-    fn step(
-        &self,
-        tokens: &Tensor,
-        encoder: &Tensor,
-        mask: &Tensor,
-        cache: Option<Cache>,
-    ) -> (Tensor, Cache) {
-        let (logits, cache) = match self {
-            Model::Bart(m, bias) => {
-                let past = cache.and_then(Cache::into_bart);
-                let o = m.forward_t(
+    /// One step: the last token of each row in, float logits `[rows, vocab]` out.
+    fn step(&mut self, last: &[i64], device: Device) -> Tensor {
+        match self {
+            Run::Own(d, state) => d.step(state, &rows_tensor(last, device)),
+            Run::T5 {
+                model,
+                encoder,
+                mask,
+                cache,
+                ..
+            } => {
+                let tokens = rows_tensor(last, device).view([-1, 1]);
+                let o = model.forward_t(
                     None,
                     Some(mask),
                     Some(encoder),
-                    Some(tokens),
+                    Some(&tokens),
                     None,
-                    past,
+                    None,
+                    None,
+                    cache.take(),
                     false,
                 );
-                let logits = match bias {
-                    Some(b) => o.decoder_output + b,
-                    None => o.decoder_output,
-                };
-                (logits, Cache::Bart(o.cache.unwrap_or_default()))
+                *cache = o.next_cache;
+                o.decoder_output.select(1, -1).to_kind(Kind::Float)
             }
-            Model::Pegasus(m) => {
-                let past = cache.and_then(Cache::into_bart);
-                let o = m.forward_t(
-                    None,
-                    Some(mask),
-                    Some(encoder),
-                    Some(tokens),
-                    None,
-                    past,
-                    false,
-                );
-                (o.decoder_output, Cache::Bart(o.cache.unwrap_or_default()))
+        }
+    }
+
+    /// Keeps the rows `rows` (new row `i` continues current row `rows[i]`)
+    /// and, when documents left the batch, only the documents `docs`
+    /// (indices among the current ones).
+    fn select(&mut self, rows: &[i64], docs: Option<&[i64]>) {
+        match self {
+            Run::Own(_, state) => state.select(rows, docs),
+            Run::T5 {
+                encoder,
+                mask,
+                cache,
+                beams,
+                ..
+            } => {
+                let device = encoder.device();
+                let index = rows_tensor(rows, device);
+                let cross = docs.map(|docs| {
+                    let k = *beams;
+                    let r: Vec<i64> = docs
+                        .iter()
+                        .flat_map(|&d| (0..k).map(move |b| d * k + b))
+                        .collect();
+                    rows_tensor(&r, device)
+                });
+                for (own, xattn) in cache.iter_mut().flatten() {
+                    if let Some(s) = own.as_mut() {
+                        s.prev_key = s.prev_key.index_select(0, &index);
+                        s.prev_value = s.prev_value.index_select(0, &index);
+                    }
+                    if let (Some(s), Some(c)) = (xattn.as_mut(), &cross) {
+                        s.prev_key = s.prev_key.index_select(0, c);
+                        s.prev_value = s.prev_value.index_select(0, c);
+                    }
+                }
+                if let Some(c) = &cross {
+                    *encoder = encoder.index_select(0, c);
+                    *mask = mask.index_select(0, c);
+                }
             }
-            Model::T5(m) => {
-                let past = cache.and_then(Cache::into_t5);
-                let o = m.forward_t(
-                    None,
-                    Some(mask),
-                    Some(encoder),
-                    Some(tokens),
-                    None,
-                    None,
-                    None,
-                    past,
-                    false,
-                );
-                (
-                    o.decoder_output,
-                    Cache::T5(o.next_cache.unwrap_or_default()),
-                )
-            }
-        };
-        (logits.select(1, -1).to_kind(Kind::Float), cache)
+        }
     }
 }
 
@@ -234,10 +222,6 @@ pub(crate) fn banned_ngram_tokens(seq: &[i64], n: usize) -> Vec<i64> {
     out
 }
 
-fn rows_tensor(rows: &[i64], device: Device) -> Tensor {
-    Tensor::from_slice(rows).to(device)
-}
-
 /// Generates for a padded batch. Returns each document's ids, decoder start
 /// token included, EOS included when the sequence ended with it, no padding.
 pub(crate) fn generate(
@@ -267,13 +251,10 @@ fn greedy(
     let docs = ids.size()[0] as usize;
     let mut out: Vec<Vec<i64>> = vec![vec![sp.decoder_start]; docs];
     let mut active: Vec<usize> = (0..docs).collect();
-    let mut encoder = model.encode(ids, mask);
-    let mut mask = mask.shallow_clone();
-    let mut cache: Option<Cache> = None;
+    let mut run = Run::new(model, ids, mask, 1, p.max_length.max(1));
     while !active.is_empty() && (out[active[0]].len() as i64) < p.max_length {
         let last: Vec<i64> = active.iter().map(|&d| *out[d].last().unwrap()).collect();
-        let tokens = Tensor::from_slice(&last).view([-1, 1]).to(device);
-        let (mut scores, next_cache) = model.step(&tokens, &encoder, &mask, cache.take());
+        let mut scores = run.step(&last, device);
         let seqs: Vec<Vec<i64>> = active.iter().map(|&d| out[d].clone()).collect();
         process(&mut scores, &seqs, p, sp);
         let next: Vec<i64> = host(&scores.argmax(-1, false));
@@ -284,19 +265,13 @@ fn greedy(
                 keep.push(row as i64);
             }
         }
-        let mut next_cache = next_cache;
         if keep.len() < active.len() {
             active = keep.iter().map(|&r| active[r as usize]).collect();
             if active.is_empty() {
                 break;
             }
-            let rows = rows_tensor(&keep, device);
-            next_cache.reorder_self(&rows);
-            next_cache.select_cross(&rows);
-            encoder = encoder.index_select(0, &rows);
-            mask = mask.index_select(0, &rows);
+            run.select(&keep, Some(&keep));
         }
-        cache = Some(next_cache);
     }
     out
 }
@@ -379,22 +354,17 @@ fn beam(model: &Model, sp: &Special, ids: &Tensor, mask: &Tensor, p: &GenParams)
     let mut hyps: Vec<Hypotheses> = (0..docs)
         .map(|_| Hypotheses::new(k, p.length_penalty, p.early_stopping))
         .collect();
-    let mut encoder = model
-        .encode(ids, mask)
-        .repeat_interleave_self_int(k as i64, 0, None);
-    let mut mask = mask.repeat_interleave_self_int(k as i64, 0, None);
+    let mut run = Run::new(model, ids, mask, k as i64, p.max_length.max(1));
     // Active documents; rows are doc-major, `k` beams each.
     let mut active: Vec<usize> = (0..docs).collect();
     let mut seqs: Vec<Vec<i64>> = vec![vec![sp.decoder_start]; docs * k];
     let mut beam_scores: Vec<f32> = (0..docs * k)
         .map(|r| if r % k == 0 { 0.0 } else { -1e9 })
         .collect();
-    let mut cache: Option<Cache> = None;
     let mut cur_len = 1usize;
     loop {
         let last: Vec<i64> = seqs.iter().map(|s| *s.last().unwrap()).collect();
-        let tokens = Tensor::from_slice(&last).view([-1, 1]).to(device);
-        let (logits, next_cache) = model.step(&tokens, &encoder, &mask, cache.take());
+        let logits = run.step(&last, device);
         let mut scores = logits.log_softmax(-1, Kind::Float);
         process(&mut scores, &seqs, p, sp);
         let vocab = scores.size()[1];
@@ -459,19 +429,8 @@ fn beam(model: &Model, sp: &Special, ids: &Tensor, mask: &Tensor, p: &GenParams)
             }
             break;
         }
-        let mut next_cache = next_cache;
-        next_cache.reorder_self(&rows_tensor(&next_rows, device));
-        if next_active.len() < active.len() {
-            let rows: Vec<i64> = kept_docs
-                .iter()
-                .flat_map(|&i| (0..k as i64).map(move |b| i * k as i64 + b))
-                .collect();
-            let rows = rows_tensor(&rows, device);
-            next_cache.select_cross(&rows);
-            encoder = encoder.index_select(0, &rows);
-            mask = mask.index_select(0, &rows);
-        }
-        cache = Some(next_cache);
+        let left = next_active.len() < active.len();
+        run.select(&next_rows, left.then_some(kept_docs.as_slice()));
         active = next_active;
         seqs = next_seqs;
         beam_scores = next_scores;

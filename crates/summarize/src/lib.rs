@@ -19,8 +19,10 @@
 //! error, and list the chosen sentences in text order.
 
 pub mod abstractive;
+mod decoder;
 mod generate;
 pub mod seq2seq;
+mod weights;
 
 use serde::{Deserialize, Serialize};
 use stancepipe_core::{

@@ -512,6 +512,7 @@ fn load_own(
     device: Device,
     tokenizer: TokenizerOption,
 ) -> Result<OwnGen, ModelError> {
+    use crate::decoder::{Decoder, Family};
     use crate::generate::{Model, Special};
     let weights = files.weights.display().to_string();
     let int = |k: &str| json.get(k).and_then(|v| v.as_i64());
@@ -535,34 +536,47 @@ fn load_own(
     };
     let mut vs = nn::VarStore::new(device);
     let model = catch_unwind(AssertUnwindSafe(|| -> Result<Model, ModelError> {
-        let model = match arch {
+        enum Built {
+            Bart(BartForConditionalGeneration),
+            Pegasus(PegasusForConditionalGeneration),
+            T5(T5ForConditionalGeneration),
+        }
+        let built = match arch {
             Arch::Bart => {
                 let config = BartConfig::from_file(&files.config);
                 let m = BartForConditionalGeneration::new(vs.root(), &config);
-                let bias = vs.root().var(
+                // rust-bert's BART head has no bias: ours reads it (zero if absent).
+                let _ = vs.root().var(
                     "final_logits_bias",
                     &[1, config.vocab_size],
                     nn::Init::Const(0.0),
                 );
-                Model::Bart(m, Some(bias))
+                Built::Bart(m)
             }
-            Arch::Pegasus => Model::Pegasus(PegasusForConditionalGeneration::new(
+            Arch::Pegasus => Built::Pegasus(PegasusForConditionalGeneration::new(
                 vs.root(),
                 &PegasusConfig::from_file(&files.config),
             )),
-            Arch::T5 => Model::T5(T5ForConditionalGeneration::new(
+            Arch::T5 => Built::T5(T5ForConditionalGeneration::new(
                 vs.root(),
                 &T5Config::from_file(&files.config),
             )),
         };
-        let missing = vs
-            .load_partial(&files.weights)
+        let missing = crate::weights::load_partial(&mut vs, &files.weights)
             .map_err(|e| load_error(&weights, e))?;
         // Only BART's logits bias may be absent (it stays zero).
         if let Some(m) = missing.iter().find(|m| *m != "final_logits_bias") {
             return Err(load_error(&weights, format!("no tensor {m:?}")));
         }
-        Ok(model)
+        // Our decoder step shares the loaded tensors (no copy).
+        let decoder = |family| {
+            Decoder::new(family, &vs.variables(), json).map_err(|e| load_error(&weights, e))
+        };
+        Ok(match built {
+            Built::Bart(m) => Model::Bart(m, decoder(Family::Bart)?),
+            Built::Pegasus(m) => Model::Pegasus(m, decoder(Family::Pegasus)?),
+            Built::T5(m) => Model::T5(m),
+        })
     }))
     .map_err(|p| load_error(&weights, panic_text(p)))??;
     Ok(OwnGen {

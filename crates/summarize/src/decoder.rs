@@ -1,0 +1,463 @@
+//! Our own decoder step for BART-family models (BART, DistilBART, Pegasus),
+//! over the weights rust-bert already loaded (shared tensors read from its
+//! `VarStore` by name: no second copy).
+//!
+//! Why not rust-bert's decoder forward: its attention layer copies every
+//! layer's cross-attention keys and values at every step (`prev_key:
+//! key_states.copy()`), and in beam search they exist once per beam. Here
+//! they are computed once per document and never copied: the beams of a
+//! document are the query positions of one attention product. The
+//! self-attention cache is written into preallocated buffers (no `cat` of
+//! the whole past per step) and reordered only when beams change rows.
+
+use rust_bert::Activation;
+use std::collections::HashMap;
+use tch::{Kind, Tensor};
+
+/// A linear layer's weight `[out, in]` and bias.
+struct Linear(Tensor, Tensor);
+
+impl Linear {
+    fn apply(&self, x: &Tensor) -> Tensor {
+        x.linear(&self.0, Some(&self.1))
+    }
+}
+
+/// A layer norm's weight and bias (eps 1e-5, as both BART and Pegasus).
+struct Norm(Tensor, Tensor);
+
+impl Norm {
+    fn apply(&self, x: &Tensor) -> Tensor {
+        let d = self.0.size()[0];
+        x.layer_norm([d], Some(&self.0), Some(&self.1), 1e-5, true)
+    }
+}
+
+struct Attention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    out: Linear,
+}
+
+struct Layer {
+    self_attn: Attention,
+    self_norm: Norm,
+    cross_attn: Attention,
+    cross_norm: Norm,
+    fc1: Linear,
+    fc2: Linear,
+    final_norm: Norm,
+}
+
+/// The decoder of a BART-family model, one token per row and step.
+pub(crate) struct Decoder {
+    /// Token embeddings, shared with the encoder and the LM head.
+    embed: Tensor,
+    /// Position embeddings `[positions, d]`, row `offset + step`.
+    positions: Tensor,
+    offset: i64,
+    scale: f64,
+    /// BART's `layernorm_embedding`.
+    embed_norm: Option<Norm>,
+    /// Pegasus' decoder `layer_norm` after the last layer.
+    final_norm: Option<Norm>,
+    /// Pegasus (like mBART) normalizes before each block; BART after.
+    pre_norm: bool,
+    activation: fn(&Tensor) -> Tensor,
+    layers: Vec<Layer>,
+    logits_bias: Tensor,
+    heads: i64,
+    head_dim: i64,
+    /// `head_dim ** -0.5`, applied to the queries (as BART's attention).
+    scaling: f64,
+}
+
+/// Which member of the family, for the names and the block layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    Bart,
+    Pegasus,
+}
+
+/// `transformers`' `PegasusSinusoidalPositionalEmbedding` (computed in f64,
+/// stored in f32: sines in the first half of the dimensions, cosines in the
+/// second).
+fn sinusoidal(n: i64, d: i64) -> Tensor {
+    let half = d / 2 + d % 2;
+    let mut out = vec![0f32; (n * d) as usize];
+    for pos in 0..n {
+        for j in 0..d {
+            let angle = pos as f64 / 10000f64.powf((2 * (j / 2)) as f64 / d as f64);
+            let col = if j % 2 == 0 { j / 2 } else { half + j / 2 };
+            out[(pos * d + col) as usize] =
+                if j % 2 == 0 { angle.sin() } else { angle.cos() } as f32;
+        }
+    }
+    Tensor::from_slice(&out).view([n, d])
+}
+
+impl Decoder {
+    /// Builds the step over `vars` (a `VarStore`'s variables, shared),
+    /// configured by `config.json`.
+    pub(crate) fn new(
+        family: Family,
+        vars: &HashMap<String, Tensor>,
+        config: &serde_json::Value,
+    ) -> Result<Decoder, String> {
+        let get = |name: &str| -> Result<Tensor, String> {
+            vars.get(name)
+                .map(Tensor::shallow_clone)
+                .ok_or_else(|| format!("no tensor {name:?}"))
+        };
+        let linear = |p: &str| -> Result<Linear, String> {
+            Ok(Linear(
+                get(&format!("{p}.weight"))?,
+                get(&format!("{p}.bias"))?,
+            ))
+        };
+        let norm = |p: &str| -> Result<Norm, String> {
+            Ok(Norm(
+                get(&format!("{p}.weight"))?,
+                get(&format!("{p}.bias"))?,
+            ))
+        };
+        let int = |k: &str| config.get(k).and_then(serde_json::Value::as_i64);
+        let flag = |k: &str| config.get(k).and_then(serde_json::Value::as_bool);
+        let d = int("d_model").ok_or("no d_model")?;
+        let heads = int("decoder_attention_heads").ok_or("no decoder_attention_heads")?;
+        let n_layers = int("decoder_layers").ok_or("no decoder_layers")?;
+        let activation = match config.get("activation_function") {
+            Some(v) => serde_json::from_value::<Activation>(v.clone())
+                .map_err(|e| format!("activation_function: {e}"))?,
+            None => Activation::gelu,
+        };
+        let scale = if flag("scale_embedding").unwrap_or(false) {
+            (d as f64).sqrt()
+        } else {
+            1.0
+        };
+        let embed = get("model.shared.weight")?;
+        let (positions, offset, embed_norm, final_norm, pre_norm) = match family {
+            Family::Bart => {
+                // rust-bert's BART: learned positions with offset 2, unless static.
+                let offset = if flag("static_position_embeddings").unwrap_or(false) {
+                    0
+                } else {
+                    2
+                };
+                let embed_norm = if flag("normalize_embedding").unwrap_or(true) {
+                    Some(norm("model.decoder.layernorm_embedding")?)
+                } else {
+                    None
+                };
+                let positions = get("model.decoder.embed_positions.weight")?;
+                (positions, offset, embed_norm, None, false)
+            }
+            Family::Pegasus => {
+                let n = int("max_position_embeddings").ok_or("no max_position_embeddings")?;
+                let positions = sinusoidal(n, d).to_device(embed.device());
+                let final_norm = Some(norm("model.decoder.layer_norm")?);
+                (positions, 0, None, final_norm, true)
+            }
+        };
+        let attention = |p: &str| -> Result<Attention, String> {
+            Ok(Attention {
+                q: linear(&format!("{p}.q_proj"))?,
+                k: linear(&format!("{p}.k_proj"))?,
+                v: linear(&format!("{p}.v_proj"))?,
+                out: linear(&format!("{p}.out_proj"))?,
+            })
+        };
+        let layers = (0..n_layers)
+            .map(|i| {
+                let p = format!("model.decoder.layers.{i}");
+                Ok(Layer {
+                    self_attn: attention(&format!("{p}.self_attn"))?,
+                    self_norm: norm(&format!("{p}.self_attn_layer_norm"))?,
+                    cross_attn: attention(&format!("{p}.encoder_attn"))?,
+                    cross_norm: norm(&format!("{p}.encoder_attn_layer_norm"))?,
+                    fc1: linear(&format!("{p}.fc1"))?,
+                    fc2: linear(&format!("{p}.fc2"))?,
+                    final_norm: norm(&format!("{p}.final_layer_norm"))?,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let logits_bias = get("final_logits_bias")?.view([-1]);
+        Ok(Decoder {
+            embed,
+            positions,
+            offset,
+            scale,
+            embed_norm,
+            final_norm,
+            pre_norm,
+            activation: *activation.get_function().get_fn(),
+            layers,
+            logits_bias,
+            heads,
+            head_dim: d / heads,
+            scaling: ((d / heads) as f64).powf(-0.5),
+        })
+    }
+
+    /// The state for a batch: every layer's cross-attention keys and values
+    /// from the encoder output `[docs, src, d]` (once per document, whatever
+    /// the number of beams), and empty self-attention buffers for
+    /// `docs * beams` rows and up to `steps` steps.
+    pub(crate) fn start(&self, encoder: &Tensor, mask: &Tensor, beams: i64, steps: i64) -> State {
+        let (docs, src, _) = encoder.size3().expect("encoder output [docs, src, d]");
+        let split = |t: Tensor| {
+            t.view([docs, src, self.heads, self.head_dim])
+                .transpose(1, 2)
+                .contiguous()
+        };
+        let cross = self
+            .layers
+            .iter()
+            .map(|l| {
+                (
+                    split(l.cross_attn.k.apply(encoder)),
+                    split(l.cross_attn.v.apply(encoder)),
+                )
+            })
+            .collect();
+        let kind = encoder.kind();
+        // Additive, as `transformers`' SDPA masks: 0 to attend, the dtype's minimum not to.
+        let mask = mask.to_kind(kind);
+        let cross_mask = ((mask.ones_like() - mask) * f64::from(f32::MIN)).view([docs, 1, 1, src]);
+        // Never read before written: `empty` leaves the pages untouched until used.
+        let buffer = || {
+            Tensor::empty(
+                [docs * beams, self.heads, steps, self.head_dim],
+                (kind, encoder.device()),
+            )
+        };
+        State {
+            cross,
+            cross_mask,
+            keys: self.layers.iter().map(|_| buffer()).collect(),
+            values: self.layers.iter().map(|_| buffer()).collect(),
+            len: 0,
+            beams,
+        }
+    }
+
+    /// Attention of `q` `[b, heads, l, head_dim]` over `k`, `v` `[b, heads,
+    /// s, head_dim]` (views into the caches, not copied), then the output
+    /// projection; `[b * l, d]` out. Plain matmuls rather than libtorch
+    /// 2.4's `scaled_dot_product_attention`: its CPU flash kernel reads a
+    /// broadcast mask wrongly (ids changed from run to run) and is slower
+    /// with a full one; with one or a few query rows the cost is reading
+    /// the keys and values once either way.
+    fn attend(
+        &self,
+        a: &Attention,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> Tensor {
+        let mut w = (q * self.scaling).matmul(&k.transpose(-1, -2));
+        if let Some(m) = mask {
+            w += m;
+        }
+        let y = w
+            .softmax(-1, w.kind())
+            .matmul(v)
+            .transpose(1, 2)
+            .reshape([-1, self.heads * self.head_dim]);
+        a.out.apply(&y)
+    }
+
+    /// One step: the last token of each row `[rows]` in, float logits
+    /// `[rows, vocab]` out; the self-attention cache grows by one position.
+    pub(crate) fn step(&self, state: &mut State, tokens: &Tensor) -> Tensor {
+        let rows = tokens.size()[0];
+        let docs = rows / state.beams;
+        let (h, hd) = (self.heads, self.head_dim);
+        let t = state.len;
+        assert!(
+            t < state.keys[0].size()[2],
+            "decoder step beyond max_length"
+        );
+        let mut x = self.embed.index_select(0, tokens) * self.scale
+            + self.positions.narrow(0, self.offset + t, 1);
+        if let Some(n) = &self.embed_norm {
+            x = n.apply(&x);
+        }
+        for (i, l) in self.layers.iter().enumerate() {
+            // Self-attention over this row's past, written into the buffers.
+            let input = if self.pre_norm {
+                l.self_norm.apply(&x)
+            } else {
+                x.shallow_clone()
+            };
+            let a = &l.self_attn;
+            let q = a.q.apply(&input).view([rows, h, 1, hd]);
+            let (keys, values) = (&state.keys[i], &state.values[i]);
+            keys.narrow(2, t, 1)
+                .copy_(&a.k.apply(&input).view([rows, h, 1, hd]));
+            values
+                .narrow(2, t, 1)
+                .copy_(&a.v.apply(&input).view([rows, h, 1, hd]));
+            let y = self.attend(
+                a,
+                &q,
+                &keys.narrow(2, 0, t + 1),
+                &values.narrow(2, 0, t + 1),
+                None,
+            );
+            x = if self.pre_norm {
+                x + y
+            } else {
+                l.self_norm.apply(&(x + y))
+            };
+
+            // Cross-attention: the beams of a document are its query positions.
+            let input = if self.pre_norm {
+                l.cross_norm.apply(&x)
+            } else {
+                x.shallow_clone()
+            };
+            let a = &l.cross_attn;
+            let q =
+                a.q.apply(&input)
+                    .view([docs, state.beams, h, hd])
+                    .transpose(1, 2);
+            let (k, v) = &state.cross[i];
+            let y = self.attend(a, &q, k, v, Some(&state.cross_mask));
+            x = if self.pre_norm {
+                x + y
+            } else {
+                l.cross_norm.apply(&(x + y))
+            };
+
+            let input = if self.pre_norm {
+                l.final_norm.apply(&x)
+            } else {
+                x.shallow_clone()
+            };
+            let y = l.fc2.apply(&(self.activation)(&l.fc1.apply(&input)));
+            x = if self.pre_norm {
+                x + y
+            } else {
+                l.final_norm.apply(&(x + y))
+            };
+        }
+        state.len += 1;
+        if let Some(n) = &self.final_norm {
+            x = n.apply(&x);
+        }
+        x.linear(&self.embed, Some(&self.logits_bias))
+            .to_kind(Kind::Float)
+    }
+}
+
+/// One batch's decoding state (see [`Decoder::start`]).
+pub(crate) struct State {
+    /// Per layer: keys and values `[docs, heads, src, head_dim]`.
+    cross: Vec<(Tensor, Tensor)>,
+    /// `[docs, 1, 1, src]`, additive.
+    cross_mask: Tensor,
+    /// Per layer: `[rows, heads, steps, head_dim]`, the first `len` filled.
+    keys: Vec<Tensor>,
+    values: Vec<Tensor>,
+    len: i64,
+    beams: i64,
+}
+
+impl State {
+    /// Keeps the rows `rows` (new row `i` continues current row `rows[i]`),
+    /// and, when documents left the batch, only the documents `docs`
+    /// (indices among the current ones); their buffers are then reallocated
+    /// smaller, so a finished document's cache is freed.
+    pub(crate) fn select(&mut self, rows: &[i64], docs: Option<&[i64]>) {
+        let device = self.cross_mask.device();
+        let index = Tensor::from_slice(rows).to_device(device);
+        let identity = rows.iter().enumerate().all(|(i, &r)| i as i64 == r);
+        let len = self.len;
+        for buf in self.keys.iter_mut().chain(self.values.iter_mut()) {
+            if docs.is_some() {
+                let mut size = buf.size();
+                size[0] = rows.len() as i64;
+                let fresh = Tensor::empty(size, (buf.kind(), device));
+                fresh
+                    .narrow(2, 0, len)
+                    .copy_(&buf.narrow(2, 0, len).index_select(0, &index));
+                *buf = fresh;
+            } else if !identity {
+                let mut filled = buf.narrow(2, 0, len);
+                filled.copy_(&filled.index_select(0, &index));
+            }
+        }
+        if let Some(docs) = docs {
+            let index = Tensor::from_slice(docs).to_device(device);
+            for (k, v) in self.cross.iter_mut() {
+                *k = k.index_select(0, &index);
+                *v = v.index_select(0, &index);
+            }
+            self.cross_mask = self.cross_mask.index_select(0, &index);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_bert::bart::{BartConfig, BartForConditionalGeneration};
+    use rust_bert::Config;
+    use tch::nn;
+
+    /// Our step gives rust-bert's decoder logits, step after step (cache
+    /// included), on the tiny BART fixture and a 200-token input.
+    #[test]
+    fn step_matches_rust_bert_decoder() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/models/bart-tiny");
+        let read = |f: &str| -> serde_json::Value {
+            serde_json::from_str(&std::fs::read_to_string(dir.join(f)).unwrap()).unwrap()
+        };
+        let (json, reference) = (read("config.json"), read("reference.json"));
+        let config = BartConfig::from_file(dir.join("config.json"));
+        let mut vs = nn::VarStore::new(tch::Device::Cpu);
+        let m = BartForConditionalGeneration::new(vs.root(), &config);
+        let bias = vs.root().var(
+            "final_logits_bias",
+            &[1, config.vocab_size],
+            nn::Init::Const(0.0),
+        );
+        vs.load_partial(dir.join("model.safetensors")).unwrap();
+        let d = Decoder::new(Family::Bart, &vs.variables(), &json).unwrap();
+        let input: Vec<i64> = reference["cases"][2]["input_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect();
+        tch::no_grad(|| {
+            let ids = Tensor::from_slice(&input).view([1, -1]);
+            let mask = ids.ones_like();
+            let encoder = m.encode(&ids, Some(&mask));
+            let mut state = d.start(&encoder, &mask, 1, 8);
+            let mut cache = None;
+            for token in [2i64, 0, 611, 914, 131] {
+                let t = Tensor::from_slice(&[token]);
+                let ours = d.step(&mut state, &t);
+                let o = m.forward_t(
+                    None,
+                    Some(&mask),
+                    Some(&encoder),
+                    Some(&t.view([1, 1])),
+                    None,
+                    cache,
+                    false,
+                );
+                cache = o.cache;
+                let theirs = o.decoder_output.select(1, -1) + &bias;
+                let diff = (ours - theirs).abs().max().double_value(&[]);
+                assert!(diff < 1e-4, "token {token}: max abs difference {diff}");
+            }
+        });
+    }
+}
