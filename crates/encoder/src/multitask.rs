@@ -111,22 +111,28 @@ struct Item {
     sentence: Option<usize>,
 }
 
-/// Runs the frozen layers once per example (one window each) and maps each
-/// target's bytes to token rows; targets cut off by the window are dropped
-/// (counted in the returned number).
-fn cache(enc: &StatesEncoder, examples: &[Example]) -> Result<(Vec<Item>, usize), String> {
-    let mut encoded = Vec::with_capacity(examples.len());
-    for e in examples {
-        encoded.push(enc.encode_one_window(&e.text)?);
+/// The frozen layers' states of each text's first window (`[tokens + 2,
+/// dim]`, what training caches once) and its tokens, computed in groups of
+/// similar length.
+pub(crate) fn frozen_states<'a>(
+    enc: &StatesEncoder,
+    texts: impl Iterator<Item = &'a str>,
+) -> Result<(Vec<Tensor>, Vec<states::Tokens>), String> {
+    let mut ids_of = Vec::new();
+    let mut tokens = Vec::new();
+    for t in texts {
+        let (ids, toks) = enc.encode_one_window(t)?;
+        ids_of.push(ids);
+        tokens.push(toks);
     }
-    let lens: Vec<usize> = encoded.iter().map(|(ids, _)| ids.len()).collect();
-    let mut states: Vec<Option<Tensor>> = (0..examples.len()).map(|_| None).collect();
+    let lens: Vec<usize> = ids_of.iter().map(Vec::len).collect();
+    let mut states: Vec<Option<Tensor>> = (0..lens.len()).map(|_| None).collect();
     for group in length_groups(&lens, 64) {
         let longest = group.iter().map(|&i| lens[i]).max().unwrap_or(0);
         let mut ids = vec![0i64; group.len() * longest];
         let mut mask = vec![0i64; group.len() * longest];
         for (r, &i) in group.iter().enumerate() {
-            let row = &encoded[i].0;
+            let row = &ids_of[i];
             ids[r * longest..r * longest + row.len()].copy_from_slice(row);
             mask[r * longest..r * longest + row.len()].fill(1);
         }
@@ -141,12 +147,24 @@ fn cache(enc: &StatesEncoder, examples: &[Example]) -> Result<(Vec<Item>, usize)
             states[i] = Some(h.get(r as i64).narrow(0, 0, lens[i] as i64).copy());
         }
     }
+    let states = states
+        .into_iter()
+        .map(|s| s.unwrap_or_else(|| Tensor::zeros([1, 1], (Kind::Float, Device::Cpu))))
+        .collect();
+    Ok((states, tokens))
+}
+
+/// Runs the frozen layers once per example (one window each) and maps each
+/// target's bytes to token rows; targets cut off by the window are dropped
+/// (counted in the returned number).
+fn cache(enc: &StatesEncoder, examples: &[Example]) -> Result<(Vec<Item>, usize), String> {
+    let (states, tokens) = frozen_states(enc, examples.iter().map(|e| e.text.as_str()))?;
     let mut dropped = 0;
     let items = examples
         .iter()
         .zip(states)
-        .zip(&encoded)
-        .map(|((e, s), (_, toks))| {
+        .zip(&tokens)
+        .map(|((e, states), toks)| {
             let targets = e
                 .targets
                 .iter()
@@ -159,7 +177,7 @@ fn cache(enc: &StatesEncoder, examples: &[Example]) -> Result<(Vec<Item>, usize)
                 })
                 .collect();
             Item {
-                states: s.unwrap_or_else(|| Tensor::zeros([1, 1], (Kind::Float, Device::Cpu))),
+                states,
                 targets,
                 sentence: e.sentence,
             }

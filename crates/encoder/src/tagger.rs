@@ -13,7 +13,7 @@
 
 use crate::states::{self, StatesEncoder};
 use crate::tuned::{batch, restore, snapshot, TOP_FILE};
-use crate::{length_groups, Adapt, Embed, Manifest, Pooling, SentenceEncoder, Spec};
+use crate::{Adapt, Embed, Manifest, Pooling, SentenceEncoder, Spec};
 use stancepipe_core::ModelRepo;
 use std::path::Path;
 use std::sync::Arc;
@@ -354,37 +354,13 @@ struct Item {
 }
 
 fn cache(enc: &StatesEncoder, examples: &[TagExample]) -> Result<Vec<Item>, String> {
-    let mut encoded = Vec::with_capacity(examples.len());
-    for e in examples {
-        encoded.push(enc.encode_one_window(&e.text)?);
-    }
-    let lens: Vec<usize> = encoded.iter().map(|(ids, _)| ids.len()).collect();
-    let mut states: Vec<Option<Tensor>> = (0..examples.len()).map(|_| None).collect();
-    for group in length_groups(&lens, 64) {
-        let longest = group.iter().map(|&i| lens[i]).max().unwrap_or(0);
-        let mut ids = vec![0i64; group.len() * longest];
-        let mut mask = vec![0i64; group.len() * longest];
-        for (r, &i) in group.iter().enumerate() {
-            let row = &encoded[i].0;
-            ids[r * longest..r * longest + row.len()].copy_from_slice(row);
-            mask[r * longest..r * longest + row.len()].fill(1);
-        }
-        let shape = [group.len() as i64, longest as i64];
-        let h = tch::no_grad(|| {
-            enc.encoder().bottom_forward(
-                &Tensor::from_slice(&ids).view(shape),
-                &Tensor::from_slice(&mask).view(shape),
-            )
-        })?;
-        for (r, &i) in group.iter().enumerate() {
-            states[i] = Some(h.get(r as i64).narrow(0, 0, lens[i] as i64).copy());
-        }
-    }
+    let (states, tokens) =
+        crate::multitask::frozen_states(enc, examples.iter().map(|e| e.text.as_str()))?;
     Ok(examples
         .iter()
         .zip(states)
-        .zip(encoded)
-        .map(|((e, s), (_, toks))| {
+        .zip(tokens)
+        .map(|((e, states), toks)| {
             let mut tags = vec![-100i64];
             tags.extend(
                 tags_of(&toks.offsets, &e.entities)
@@ -393,7 +369,7 @@ fn cache(enc: &StatesEncoder, examples: &[TagExample]) -> Result<Vec<Item>, Stri
             );
             tags.push(-100);
             Item {
-                states: s.unwrap_or_else(|| Tensor::zeros([1, 1], (Kind::Float, Device::Cpu))),
+                states,
                 case: case_features(&e.text, &toks.offsets),
                 tags,
                 offsets: toks.offsets,

@@ -55,6 +55,11 @@ fn every_default_key_is_a_listed_option_and_every_option_parses() {
             "max_heading_words" => "max_heading_words = 3",
             "references" => "references = false",
             "reference_words" => "reference_words = [\"it\", \"the * giant\"]",
+            "discover" => "discover = false",
+            "recognizer" => "recognizer = \"models/heads/entities\"",
+            "encoder" => "encoder = \"models/all-MiniLM-L6-v2\"",
+            "discover_min_mentions" => "discover_min_mentions = 2",
+            "read_bytes" => "read_bytes = 1000",
             other => panic!("no sample value for option {other}"),
         };
         parse(sample).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -65,6 +70,8 @@ fn every_default_key_is_a_listed_option_and_every_option_parses() {
     assert_eq!(default_of("abbreviations").as_deref(), Some("[]"));
     assert_eq!(default_of("tokenizer"), None);
     assert_eq!(default_of("references").as_deref(), Some("false"));
+    assert_eq!(default_of("discover").as_deref(), Some("false"));
+    assert_eq!(default_of("discover_min_mentions").as_deref(), Some("1"));
     assert!(default_of("reference_words")
         .unwrap()
         .starts_with("[\"it\", \"its\""));
