@@ -325,6 +325,7 @@ mod tests {
 
     #[test]
     fn learns_separable_classes_deterministically_and_roundtrips() {
+        let _rng = crate::TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
         let (x, y) = data();
         for hidden in [0, 8] {
             let params = TrainParams {

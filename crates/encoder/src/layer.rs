@@ -273,6 +273,7 @@ mod tests {
 
     #[test]
     fn merged_adapters_give_the_same_output() {
+        let _rng = crate::TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
         let opts = (Kind::Float, Device::Cpu);
         let mut l = Linear {
             weight: Tensor::randn([6, 4], opts),

@@ -25,6 +25,11 @@ pub mod states;
 pub mod tagger;
 pub mod tuned;
 
+/// Tests that seed or draw from libtorch's global random generator hold
+/// this, so that two of them running at once cannot interleave their draws.
+#[cfg(test)]
+pub(crate) static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 pub use features::TargetFeatures;
 pub use head::{Head, Manifest, TrainParams};
 pub use states::{StatesEncoder, TextStates};
