@@ -8,10 +8,11 @@
 //! src]` mask added into a new tensor, softmax, matmul) with contiguous
 //! copies of queries, keys and values, a copy of the residual per layer,
 //! and GELU as five elementwise ops over the `[tokens, ffn]` activations.
-//! Here attention is libtorch's fused `scaled_dot_product_attention` (the
-//! kernel `transformers` uses), reading the projections in place, with the
-//! padding mask as a stride-0 expansion of one row per document (as
-//! `transformers`' SDPA mask), and GELU is one fused op.
+//! Here a right-padded batch (what our tokenizer gives) runs packed: the
+//! projections, layer norms and feed-forward layers over the real tokens
+//! only, attention per document through libtorch's CPU flash kernel (the
+//! one `transformers`' SDPA uses) with no mask and the projections read in
+//! place; GELU is one fused op.
 
 use crate::decoder::{activation, sinusoidal, Family, Linear, Norm};
 use std::collections::HashMap;
@@ -26,15 +27,6 @@ struct Layer {
     fc1: Linear,
     fc2: Linear,
     final_norm: Norm,
-}
-
-/// How attention is computed (see [`Encoder::attend`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Attn {
-    /// libtorch's `scaled_dot_product_attention` (flash kernel on CPU).
-    Fused,
-    /// `baddbmm` (mask and scale in one op), softmax, `bmm`.
-    Plain,
 }
 
 /// The encoder of a BART-family model.
@@ -57,7 +49,6 @@ pub(crate) struct Encoder {
     head_dim: i64,
     /// `head_dim ** -0.5`.
     scaling: f64,
-    pub(crate) attn: Attn,
     /// Always run padded (tests: the padded path against rust-bert).
     pub(crate) padded: bool,
 }
@@ -136,10 +127,6 @@ impl Encoder {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let attn = match std::env::var("STANCEPIPE_ENCODER_ATTN").as_deref() {
-            Ok("plain") => Attn::Plain,
-            _ => Attn::Fused,
-        };
         Ok(Encoder {
             embed,
             positions,
@@ -153,60 +140,40 @@ impl Encoder {
             heads,
             head_dim: d / heads,
             scaling: ((d / heads) as f64).powf(-0.5),
-            attn,
             padded: false,
         })
     }
 
     /// Self-attention of `x` `[docs, src, d]` under the additive mask
-    /// `mask` `[docs, 1, 1, src]`, output projection included.
+    /// `mask` `[docs, 1, 1, src]`, output projection included: scale and
+    /// mask applied by one `baddbmm`, not libtorch 2.4's
+    /// `scaled_dot_product_attention`, whose CPU kernel gave run-to-run
+    /// different ids with a broadcast mask (docs/benchmarks.md, issue 17).
+    /// Only for batches that are not right-padded (the packed path is the
+    /// usual one).
     fn attend(&self, l: &Layer, x: &Tensor, mask: &Tensor) -> Tensor {
         let (docs, src, d) = x.size3().expect("hidden states [docs, src, d]");
         let (h, hd) = (self.heads, self.head_dim);
-        let y = match self.attn {
-            Attn::Fused => {
-                // Strided views `[docs, heads, src, head_dim]`: the kernel reads them in place.
-                let split = |t: Tensor| t.view([docs, src, h, hd]).transpose(1, 2);
-                let (q, k, v) = (
-                    split(l.q.apply(x)),
-                    split(l.k.apply(x)),
-                    split(l.v.apply(x)),
-                );
-                let mask = mask.expand([docs, 1, src, src], false);
-                Tensor::scaled_dot_product_attention(
-                    &q,
-                    &k,
-                    &v,
-                    Some(&mask),
-                    0.0,
-                    false,
-                    self.scaling,
-                )
+        let split = |t: Tensor| {
+            t.view([docs, src, h, hd])
                 .transpose(1, 2)
-                .reshape([docs, src, d])
-            }
-            Attn::Plain => {
-                let split = |t: Tensor| {
-                    t.view([docs, src, h, hd])
-                        .transpose(1, 2)
-                        .reshape([docs * h, src, hd])
-                };
-                let (q, k, v) = (
-                    split(l.q.apply(x)),
-                    split(l.k.apply(x)),
-                    split(l.v.apply(x)),
-                );
-                let mask = mask
-                    .expand([docs, h, 1, src], false)
-                    .reshape([docs * h, 1, src]);
-                let w = mask.baddbmm(&q, &k.transpose(1, 2), 1.0, self.scaling);
-                w.softmax(-1, w.kind())
-                    .bmm(&v)
-                    .view([docs, h, src, hd])
-                    .transpose(1, 2)
-                    .reshape([docs, src, d])
-            }
+                .reshape([docs * h, src, hd])
         };
+        let (q, k, v) = (
+            split(l.q.apply(x)),
+            split(l.k.apply(x)),
+            split(l.v.apply(x)),
+        );
+        let mask = mask
+            .expand([docs, h, 1, src], false)
+            .reshape([docs * h, 1, src]);
+        let w = mask.baddbmm(&q, &k.transpose(1, 2), 1.0, self.scaling);
+        let y = w
+            .softmax(-1, w.kind())
+            .bmm(&v)
+            .view([docs, h, src, hd])
+            .transpose(1, 2)
+            .reshape([docs, src, d]);
         l.out.apply(&y)
     }
 
@@ -229,7 +196,7 @@ impl Encoder {
             .all()
             .int64_value(&[])
             == 1;
-        if docs > 1 && right_padded && lens.iter().any(|&n| n < src) && !self.padded {
+        if right_padded && !self.padded {
             return self.packed(ids, &lens);
         }
         self.padded_forward(ids, mask)
@@ -419,17 +386,10 @@ mod tests {
         tch::no_grad(|| {
             let (ids, mask) = batch(&input, 1);
             let theirs = m.encode(&ids, Some(&mask));
-            for (attn, padded) in [
-                (Attn::Fused, false),
-                (Attn::Fused, true),
-                (Attn::Plain, true),
-            ] {
-                (e.attn, e.padded) = (attn, padded);
+            for padded in [false, true] {
+                e.padded = padded;
                 let d = diff(&e.forward(&ids, &mask), &theirs, &mask);
-                assert!(
-                    d < 1e-4,
-                    "{attn:?}, padded {padded}: max abs difference {d}"
-                );
+                assert!(d < 1e-4, "padded {padded}: max abs difference {d}");
             }
         });
     }
@@ -453,17 +413,10 @@ mod tests {
         tch::no_grad(|| {
             let (ids, mask) = batch(&input, 0);
             let theirs = m.encode(&ids, Some(&mask));
-            for (attn, padded) in [
-                (Attn::Fused, false),
-                (Attn::Fused, true),
-                (Attn::Plain, true),
-            ] {
-                (e.attn, e.padded) = (attn, padded);
+            for padded in [false, true] {
+                e.padded = padded;
                 let d = diff(&e.forward(&ids, &mask), &theirs, &mask);
-                assert!(
-                    d < 1e-4,
-                    "{attn:?}, padded {padded}: max abs difference {d}"
-                );
+                assert!(d < 1e-4, "padded {padded}: max abs difference {d}");
             }
         });
     }
