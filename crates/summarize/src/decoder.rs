@@ -217,21 +217,36 @@ impl Decoder {
     /// the number of beams), and empty self-attention buffers for
     /// `docs * beams` rows and up to `steps` steps.
     pub(crate) fn start(&self, encoder: &Tensor, mask: &Tensor, beams: i64, steps: i64) -> State {
-        let (docs, src, _) = encoder.size3().expect("encoder output [docs, src, d]");
+        let (docs, src, d) = encoder.size3().expect("encoder output [docs, src, d]");
         let split = |t: Tensor| {
             t.view([docs, src, self.heads, self.head_dim])
                 .transpose(1, 2)
                 .contiguous()
         };
+        // Projected at the real positions only: padding can be half of a
+        // batch of documents of different lengths. Padded keys and values
+        // stay zero; the mask gives them weight exactly 0.
+        let real = mask.view([-1]).nonzero().view([-1]);
+        let padded = real.size()[0] < docs * src;
+        let input = if padded {
+            encoder.view([docs * src, d]).index_select(0, &real)
+        } else {
+            encoder.shallow_clone()
+        };
+        let project = |lin: &Linear| {
+            let y = lin.apply(&input);
+            if padded {
+                let mut full = Tensor::zeros([docs * src, d], (y.kind(), y.device()));
+                let _ = full.index_copy_(0, &real, &y);
+                split(full)
+            } else {
+                split(y)
+            }
+        };
         let cross = self
             .layers
             .iter()
-            .map(|l| {
-                (
-                    split(l.cross_attn.k.apply(encoder)),
-                    split(l.cross_attn.v.apply(encoder)),
-                )
-            })
+            .map(|l| (project(&l.cross_attn.k), project(&l.cross_attn.v)))
             .collect();
         let kind = encoder.kind();
         // Additive, as `transformers`' SDPA masks: 0 to attend, the dtype's minimum not to.
