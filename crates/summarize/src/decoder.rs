@@ -15,19 +15,19 @@ use std::collections::HashMap;
 use tch::{Kind, Tensor};
 
 /// A linear layer's weight `[out, in]` and bias.
-struct Linear(Tensor, Tensor);
+pub(crate) struct Linear(pub(crate) Tensor, pub(crate) Tensor);
 
 impl Linear {
-    fn apply(&self, x: &Tensor) -> Tensor {
+    pub(crate) fn apply(&self, x: &Tensor) -> Tensor {
         x.linear(&self.0, Some(&self.1))
     }
 }
 
 /// A layer norm's weight and bias (eps 1e-5, as both BART and Pegasus).
-struct Norm(Tensor, Tensor);
+pub(crate) struct Norm(pub(crate) Tensor, pub(crate) Tensor);
 
 impl Norm {
-    fn apply(&self, x: &Tensor) -> Tensor {
+    pub(crate) fn apply(&self, x: &Tensor) -> Tensor {
         let d = self.0.size()[0];
         x.layer_norm([d], Some(&self.0), Some(&self.1), 1e-5, true)
     }
@@ -80,10 +80,26 @@ pub(crate) enum Family {
     Pegasus,
 }
 
+/// The feed-forward activation named by `config.json` (default GELU).
+/// GELU is libtorch's fused exact (erf) kernel, as `transformers`' `gelu`,
+/// rather than rust-bert's five separate elementwise ops over the
+/// `[tokens, ffn]` activations.
+pub(crate) fn activation(config: &serde_json::Value) -> Result<fn(&Tensor) -> Tensor, String> {
+    let activation = match config.get("activation_function") {
+        Some(v) => serde_json::from_value::<Activation>(v.clone())
+            .map_err(|e| format!("activation_function: {e}"))?,
+        None => Activation::gelu,
+    };
+    Ok(match activation {
+        Activation::gelu => |x: &Tensor| x.gelu("none"),
+        other => *other.get_function().get_fn(),
+    })
+}
+
 /// `transformers`' `PegasusSinusoidalPositionalEmbedding` (computed in f64,
 /// stored in f32: sines in the first half of the dimensions, cosines in the
 /// second).
-fn sinusoidal(n: i64, d: i64) -> Tensor {
+pub(crate) fn sinusoidal(n: i64, d: i64) -> Tensor {
     let half = d / 2 + d % 2;
     let mut out = vec![0f32; (n * d) as usize];
     for pos in 0..n {
@@ -127,11 +143,6 @@ impl Decoder {
         let d = int("d_model").ok_or("no d_model")?;
         let heads = int("decoder_attention_heads").ok_or("no decoder_attention_heads")?;
         let n_layers = int("decoder_layers").ok_or("no decoder_layers")?;
-        let activation = match config.get("activation_function") {
-            Some(v) => serde_json::from_value::<Activation>(v.clone())
-                .map_err(|e| format!("activation_function: {e}"))?,
-            None => Activation::gelu,
-        };
         let scale = if flag("scale_embedding").unwrap_or(false) {
             (d as f64).sqrt()
         } else {
@@ -192,7 +203,7 @@ impl Decoder {
             embed_norm,
             final_norm,
             pre_norm,
-            activation: *activation.get_function().get_fn(),
+            activation: activation(config)?,
             layers,
             logits_bias,
             heads,
@@ -206,21 +217,36 @@ impl Decoder {
     /// the number of beams), and empty self-attention buffers for
     /// `docs * beams` rows and up to `steps` steps.
     pub(crate) fn start(&self, encoder: &Tensor, mask: &Tensor, beams: i64, steps: i64) -> State {
-        let (docs, src, _) = encoder.size3().expect("encoder output [docs, src, d]");
+        let (docs, src, d) = encoder.size3().expect("encoder output [docs, src, d]");
         let split = |t: Tensor| {
             t.view([docs, src, self.heads, self.head_dim])
                 .transpose(1, 2)
                 .contiguous()
         };
+        // Projected at the real positions only: padding can be half of a
+        // batch of documents of different lengths. Padded keys and values
+        // stay zero; the mask gives them weight exactly 0.
+        let real = mask.view([-1]).nonzero().view([-1]);
+        let padded = real.size()[0] < docs * src;
+        let input = if padded {
+            encoder.view([docs * src, d]).index_select(0, &real)
+        } else {
+            encoder.shallow_clone()
+        };
+        let project = |lin: &Linear| {
+            let y = lin.apply(&input);
+            if padded {
+                let mut full = Tensor::zeros([docs * src, d], (y.kind(), y.device()));
+                let _ = full.index_copy_(0, &real, &y);
+                split(full)
+            } else {
+                split(y)
+            }
+        };
         let cross = self
             .layers
             .iter()
-            .map(|l| {
-                (
-                    split(l.cross_attn.k.apply(encoder)),
-                    split(l.cross_attn.v.apply(encoder)),
-                )
-            })
+            .map(|l| (project(&l.cross_attn.k), project(&l.cross_attn.v)))
             .collect();
         let kind = encoder.kind();
         // Additive, as `transformers`' SDPA masks: 0 to attend, the dtype's minimum not to.

@@ -15,18 +15,16 @@
 //! document; T5 runs rust-bert's forward with its cache.
 
 use crate::decoder::{Decoder, State};
+use crate::encoder::Encoder;
 use crate::seq2seq::GenParams;
-use rust_bert::bart::BartForConditionalGeneration;
-use rust_bert::pegasus::PegasusForConditionalGeneration;
 use rust_bert::t5::{LayerState as T5State, T5ForConditionalGeneration};
 use tch::{Device, Kind, Tensor};
 
 /// The model under the loop.
 pub(crate) enum Model {
-    /// BART: rust-bert's encoder, our decoder step (`final_logits_bias` included).
-    Bart(BartForConditionalGeneration, Decoder),
-    /// Pegasus: as BART.
-    Pegasus(PegasusForConditionalGeneration, Decoder),
+    /// BART and Pegasus: our own encoder and decoder step
+    /// (`final_logits_bias` included) over rust-bert's loaded weights.
+    Own(Encoder, Decoder),
     /// T5: rust-bert's forward with its cache.
     T5(T5ForConditionalGeneration),
 }
@@ -73,12 +71,7 @@ impl<'m> Run<'m> {
     /// Encodes the batch; `steps` bounds the number of decoder steps.
     fn new(model: &'m Model, ids: &Tensor, mask: &Tensor, beams: i64, steps: i64) -> Run<'m> {
         match model {
-            Model::Bart(m, d) => {
-                Run::Own(d, d.start(&m.encode(ids, Some(mask)), mask, beams, steps))
-            }
-            Model::Pegasus(m, d) => {
-                Run::Own(d, d.start(&m.encode(ids, Some(mask)), mask, beams, steps))
-            }
+            Model::Own(e, d) => Run::Own(d, d.start(&e.forward(ids, mask), mask, beams, steps)),
             Model::T5(m) => {
                 let encoder = m.encode(ids, Some(mask));
                 let expand = |t: &Tensor| {

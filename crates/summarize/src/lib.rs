@@ -20,6 +20,7 @@
 
 pub mod abstractive;
 mod decoder;
+mod encoder;
 mod generate;
 pub mod seq2seq;
 mod weights;

@@ -513,6 +513,7 @@ fn load_own(
     tokenizer: TokenizerOption,
 ) -> Result<OwnGen, ModelError> {
     use crate::decoder::{Decoder, Family};
+    use crate::encoder::Encoder;
     use crate::generate::{Model, Special};
     let weights = files.weights.display().to_string();
     let int = |k: &str| json.get(k).and_then(|v| v.as_i64());
@@ -536,27 +537,31 @@ fn load_own(
     };
     let mut vs = nn::VarStore::new(device);
     let model = catch_unwind(AssertUnwindSafe(|| -> Result<Model, ModelError> {
+        /// BART and Pegasus keep only the variables rust-bert's module
+        /// created in `vs` (its forward is not used).
         enum Built {
-            Bart(BartForConditionalGeneration),
-            Pegasus(PegasusForConditionalGeneration),
+            Own(Family),
             T5(T5ForConditionalGeneration),
         }
         let built = match arch {
             Arch::Bart => {
                 let config = BartConfig::from_file(&files.config);
-                let m = BartForConditionalGeneration::new(vs.root(), &config);
+                let _ = BartForConditionalGeneration::new(vs.root(), &config);
                 // rust-bert's BART head has no bias: ours reads it (zero if absent).
                 let _ = vs.root().var(
                     "final_logits_bias",
                     &[1, config.vocab_size],
                     nn::Init::Const(0.0),
                 );
-                Built::Bart(m)
+                Built::Own(Family::Bart)
             }
-            Arch::Pegasus => Built::Pegasus(PegasusForConditionalGeneration::new(
-                vs.root(),
-                &PegasusConfig::from_file(&files.config),
-            )),
+            Arch::Pegasus => {
+                let _ = PegasusForConditionalGeneration::new(
+                    vs.root(),
+                    &PegasusConfig::from_file(&files.config),
+                );
+                Built::Own(Family::Pegasus)
+            }
             Arch::T5 => Built::T5(T5ForConditionalGeneration::new(
                 vs.root(),
                 &T5Config::from_file(&files.config),
@@ -568,13 +573,16 @@ fn load_own(
         if let Some(m) = missing.iter().find(|m| *m != "final_logits_bias") {
             return Err(load_error(&weights, format!("no tensor {m:?}")));
         }
-        // Our decoder step shares the loaded tensors (no copy).
-        let decoder = |family| {
-            Decoder::new(family, &vs.variables(), json).map_err(|e| load_error(&weights, e))
+        // Our encoder and decoder step share the loaded tensors (no copy);
+        // rust-bert's BART and Pegasus modules only named and shaped them.
+        let own = |family| {
+            let vars = vs.variables();
+            let e = Encoder::new(family, &vars, json).map_err(|e| load_error(&weights, e))?;
+            let d = Decoder::new(family, &vars, json).map_err(|e| load_error(&weights, e))?;
+            Ok::<_, ModelError>(Model::Own(e, d))
         };
         Ok(match built {
-            Built::Bart(m) => Model::Bart(m, decoder(Family::Bart)?),
-            Built::Pegasus(m) => Model::Pegasus(m, decoder(Family::Pegasus)?),
+            Built::Own(family) => own(family)?,
             Built::T5(m) => Model::T5(m),
         })
     }))
