@@ -113,42 +113,67 @@ pub(crate) fn sinusoidal(n: i64, d: i64) -> Tensor {
     Tensor::from_slice(&out).view([n, d])
 }
 
-impl Decoder {
-    /// Builds the step over `vars` (a `VarStore`'s variables, shared),
-    /// configured by `config.json`.
+/// The tensors of a loaded checkpoint by name (shared, not copied).
+pub(crate) struct Weights<'a>(pub(crate) &'a HashMap<String, Tensor>);
+
+impl Weights<'_> {
+    pub(crate) fn get(&self, name: &str) -> Result<Tensor, String> {
+        self.0
+            .get(name)
+            .map(Tensor::shallow_clone)
+            .ok_or_else(|| format!("no tensor {name:?}"))
+    }
+
+    pub(crate) fn linear(&self, p: &str) -> Result<Linear, String> {
+        Ok(Linear(
+            self.get(&format!("{p}.weight"))?,
+            self.get(&format!("{p}.bias"))?,
+        ))
+    }
+
+    pub(crate) fn norm(&self, p: &str) -> Result<Norm, String> {
+        Ok(Norm(
+            self.get(&format!("{p}.weight"))?,
+            self.get(&format!("{p}.bias"))?,
+        ))
+    }
+}
+
+/// What the encoder and the decoder of one checkpoint set up alike from
+/// `config.json`: embeddings, positions, the norms around the stack, heads.
+pub(crate) struct Stack {
+    pub(crate) embed: Tensor,
+    pub(crate) positions: Tensor,
+    pub(crate) offset: i64,
+    pub(crate) scale: f64,
+    pub(crate) embed_norm: Option<Norm>,
+    pub(crate) final_norm: Option<Norm>,
+    pub(crate) pre_norm: bool,
+    pub(crate) d: i64,
+    pub(crate) heads: i64,
+    pub(crate) layers: i64,
+}
+
+impl Stack {
+    /// The `side` (`"encoder"` or `"decoder"`) of a BART or Pegasus checkpoint.
     pub(crate) fn new(
         family: Family,
-        vars: &HashMap<String, Tensor>,
+        w: &Weights,
         config: &serde_json::Value,
-    ) -> Result<Decoder, String> {
-        let get = |name: &str| -> Result<Tensor, String> {
-            vars.get(name)
-                .map(Tensor::shallow_clone)
-                .ok_or_else(|| format!("no tensor {name:?}"))
-        };
-        let linear = |p: &str| -> Result<Linear, String> {
-            Ok(Linear(
-                get(&format!("{p}.weight"))?,
-                get(&format!("{p}.bias"))?,
-            ))
-        };
-        let norm = |p: &str| -> Result<Norm, String> {
-            Ok(Norm(
-                get(&format!("{p}.weight"))?,
-                get(&format!("{p}.bias"))?,
-            ))
-        };
+        side: &str,
+    ) -> Result<Stack, String> {
         let int = |k: &str| config.get(k).and_then(serde_json::Value::as_i64);
         let flag = |k: &str| config.get(k).and_then(serde_json::Value::as_bool);
-        let d = int("d_model").ok_or("no d_model")?;
-        let heads = int("decoder_attention_heads").ok_or("no decoder_attention_heads")?;
-        let n_layers = int("decoder_layers").ok_or("no decoder_layers")?;
+        let need = |k: String| int(&k).ok_or(format!("no {k}"));
+        let d = need("d_model".into())?;
+        let heads = need(format!("{side}_attention_heads"))?;
+        let layers = need(format!("{side}_layers"))?;
         let scale = if flag("scale_embedding").unwrap_or(false) {
             (d as f64).sqrt()
         } else {
             1.0
         };
-        let embed = get("model.shared.weight")?;
+        let embed = w.get("model.shared.weight")?;
         let (positions, offset, embed_norm, final_norm, pre_norm) = match family {
             Family::Bart => {
                 // rust-bert's BART: learned positions with offset 2, unless static.
@@ -158,20 +183,57 @@ impl Decoder {
                     2
                 };
                 let embed_norm = if flag("normalize_embedding").unwrap_or(true) {
-                    Some(norm("model.decoder.layernorm_embedding")?)
+                    Some(w.norm(&format!("model.{side}.layernorm_embedding"))?)
                 } else {
                     None
                 };
-                let positions = get("model.decoder.embed_positions.weight")?;
+                let positions = w.get(&format!("model.{side}.embed_positions.weight"))?;
                 (positions, offset, embed_norm, None, false)
             }
             Family::Pegasus => {
-                let n = int("max_position_embeddings").ok_or("no max_position_embeddings")?;
+                let n = need("max_position_embeddings".into())?;
                 let positions = sinusoidal(n, d).to_device(embed.device());
-                let final_norm = Some(norm("model.decoder.layer_norm")?);
+                let final_norm = Some(w.norm(&format!("model.{side}.layer_norm"))?);
                 (positions, 0, None, final_norm, true)
             }
         };
+        Ok(Stack {
+            embed,
+            positions,
+            offset,
+            scale,
+            embed_norm,
+            final_norm,
+            pre_norm,
+            d,
+            heads,
+            layers,
+        })
+    }
+}
+
+impl Decoder {
+    /// Builds the step over `vars` (a `VarStore`'s variables, shared),
+    /// configured by `config.json`.
+    pub(crate) fn new(
+        family: Family,
+        vars: &HashMap<String, Tensor>,
+        config: &serde_json::Value,
+    ) -> Result<Decoder, String> {
+        let w = Weights(vars);
+        let (linear, norm) = (|p: &str| w.linear(p), |p: &str| w.norm(p));
+        let Stack {
+            embed,
+            positions,
+            offset,
+            scale,
+            embed_norm,
+            final_norm,
+            pre_norm,
+            d,
+            heads,
+            layers: n_layers,
+        } = Stack::new(family, &w, config, "decoder")?;
         let attention = |p: &str| -> Result<Attention, String> {
             Ok(Attention {
                 q: linear(&format!("{p}.q_proj"))?,
@@ -194,7 +256,7 @@ impl Decoder {
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let logits_bias = get("final_logits_bias")?.view([-1]);
+        let logits_bias = w.get("final_logits_bias")?.view([-1]);
         Ok(Decoder {
             embed,
             positions,

@@ -14,7 +14,7 @@
 //! one `transformers`' SDPA uses) with no mask and the projections read in
 //! place; GELU is one fused op.
 
-use crate::decoder::{activation, sinusoidal, Family, Linear, Norm};
+use crate::decoder::{activation, Family, Linear, Norm, Stack, Weights};
 use std::collections::HashMap;
 use tch::{Kind, Tensor};
 
@@ -61,57 +61,20 @@ impl Encoder {
         vars: &HashMap<String, Tensor>,
         config: &serde_json::Value,
     ) -> Result<Encoder, String> {
-        let get = |name: &str| -> Result<Tensor, String> {
-            vars.get(name)
-                .map(Tensor::shallow_clone)
-                .ok_or_else(|| format!("no tensor {name:?}"))
-        };
-        let linear = |p: &str| -> Result<Linear, String> {
-            Ok(Linear(
-                get(&format!("{p}.weight"))?,
-                get(&format!("{p}.bias"))?,
-            ))
-        };
-        let norm = |p: &str| -> Result<Norm, String> {
-            Ok(Norm(
-                get(&format!("{p}.weight"))?,
-                get(&format!("{p}.bias"))?,
-            ))
-        };
-        let int = |k: &str| config.get(k).and_then(serde_json::Value::as_i64);
-        let flag = |k: &str| config.get(k).and_then(serde_json::Value::as_bool);
-        let d = int("d_model").ok_or("no d_model")?;
-        let heads = int("encoder_attention_heads").ok_or("no encoder_attention_heads")?;
-        let n_layers = int("encoder_layers").ok_or("no encoder_layers")?;
-        let scale = if flag("scale_embedding").unwrap_or(false) {
-            (d as f64).sqrt()
-        } else {
-            1.0
-        };
-        let embed = get("model.shared.weight")?;
-        let (positions, offset, embed_norm, final_norm, pre_norm) = match family {
-            Family::Bart => {
-                // rust-bert's BART: learned positions with offset 2, unless static.
-                let offset = if flag("static_position_embeddings").unwrap_or(false) {
-                    0
-                } else {
-                    2
-                };
-                let embed_norm = if flag("normalize_embedding").unwrap_or(true) {
-                    Some(norm("model.encoder.layernorm_embedding")?)
-                } else {
-                    None
-                };
-                let positions = get("model.encoder.embed_positions.weight")?;
-                (positions, offset, embed_norm, None, false)
-            }
-            Family::Pegasus => {
-                let n = int("max_position_embeddings").ok_or("no max_position_embeddings")?;
-                let positions = sinusoidal(n, d).to_device(embed.device());
-                let final_norm = Some(norm("model.encoder.layer_norm")?);
-                (positions, 0, None, final_norm, true)
-            }
-        };
+        let w = Weights(vars);
+        let (linear, norm) = (|p: &str| w.linear(p), |p: &str| w.norm(p));
+        let Stack {
+            embed,
+            positions,
+            offset,
+            scale,
+            embed_norm,
+            final_norm,
+            pre_norm,
+            d,
+            heads,
+            layers: n_layers,
+        } = Stack::new(family, &w, config, "encoder")?;
         let layers = (0..n_layers)
             .map(|i| {
                 let p = format!("model.encoder.layers.{i}");
