@@ -21,16 +21,6 @@ fn element<'a>(dom: &'a str, id: &str) -> &'a str {
     &rest[..rest.find("</div>").unwrap_or(rest.len())]
 }
 
-const COMPANIES: [&str; 7] = [
-    "Alipay",
-    "WeChat",
-    "JD Pay",
-    "Ant Group",
-    "Alibaba",
-    "Meituan",
-    "Vipshop",
-];
-
 #[test]
 fn seed_two_pipelines_side_by_side_and_html_renders() {
     let dir = tempfile::tempdir().unwrap();
@@ -97,7 +87,7 @@ fn seed_two_pipelines_side_by_side_and_html_renders() {
             .iter()
             .map(|c| c["company"].as_str().unwrap())
             .collect();
-        for c in COMPANIES {
+        for c in SEED_COMPANIES {
             assert!(companies.contains(&c), "{c} in {companies:?}");
         }
         // The seed has a reference summary: ROUGE, with the method that ran.
@@ -144,7 +134,7 @@ fn seed_two_pipelines_side_by_side_and_html_renders() {
     for pi in 0..2 {
         let chart = element(&dom, &format!("chart-{pi}"));
         assert!(chart.contains("<svg"), "chart {pi} drawn");
-        for c in COMPANIES {
+        for c in SEED_COMPANIES {
             assert!(
                 chart.contains(&format!(">{c}</text>")),
                 "chart {pi} shows {c}"

@@ -9,17 +9,6 @@ use common::*;
 use serde_json::Value;
 use std::path::Path;
 
-/// The seed's companies (pipeline.toml).
-const COMPANIES: [&str; 7] = [
-    "Alipay",
-    "WeChat",
-    "JD Pay",
-    "Ant Group",
-    "Alibaba",
-    "Meituan",
-    "Vipshop",
-];
-
 /// The model-free stages with pipeline.toml's companies, references on.
 fn lexicon_config() -> String {
     let companies = std::fs::read_to_string(root().join("pipeline.toml")).unwrap();
@@ -287,7 +276,7 @@ fn seed_page_with_the_default_pipeline_renders_every_company() {
         .iter()
         .map(|s| s["company"].as_str().unwrap())
         .collect();
-    assert_eq!(names, COMPANIES);
+    assert_eq!(names, SEED_COMPANIES);
     let with_evidence = seed["stance"]
         .as_array()
         .unwrap()

@@ -152,3 +152,14 @@ pub fn chromium_dom(file: &Path) -> (String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The seed article's companies (pipeline.toml's list and the gold file's).
+pub const SEED_COMPANIES: [&str; 7] = [
+    "Alipay",
+    "WeChat",
+    "JD Pay",
+    "Ant Group",
+    "Alibaba",
+    "Meituan",
+    "Vipshop",
+];
