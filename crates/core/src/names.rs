@@ -74,6 +74,16 @@ impl NameKey {
         NameKey { words, key }
     }
 
+    /// The lower-case words as written.
+    pub fn words(&self) -> &[String] {
+        &self.words
+    }
+
+    /// The words without a trailing corporate word.
+    pub fn key(&self) -> &[String] {
+        &self.key
+    }
+
     /// The same name: equal keys ("Apple Inc." and "Apple").
     pub fn same_name(&self, other: &NameKey) -> bool {
         !self.key.is_empty() && self.key == other.key

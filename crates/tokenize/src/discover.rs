@@ -19,6 +19,7 @@
 
 use stancepipe_core::names::{clean_form, NameKey};
 use stancepipe_core::Company;
+use std::collections::HashMap;
 
 /// A company found in a document: its name and every form it was written in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +46,7 @@ impl Found {
 pub fn group(forms: &[&str]) -> Vec<Found> {
     // (cleaned form, key, count), in first-appearance order.
     let mut seen: Vec<(String, NameKey, usize)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for f in forms {
         let c = clean_form(f);
         // A name has a capital somewhere ("eBay" too): a lower-case word
@@ -52,12 +54,16 @@ pub fn group(forms: &[&str]) -> Vec<Found> {
         if !c.chars().any(char::is_uppercase) {
             continue;
         }
-        match seen.iter_mut().find(|s| s.0 == c) {
-            Some(s) => s.2 += 1,
-            None => seen.push((c.to_string(), NameKey::of(c), 1)),
+        match index.get(c) {
+            Some(&i) => seen[i].2 += 1,
+            None => {
+                index.insert(c, seen.len());
+                seen.push((c.to_string(), NameKey::of(c), 1));
+            }
         }
     }
-    // Union by key equality or first-words prefix.
+    // Union by key equality or first-words prefix (NameKey::same_company),
+    // by lookups rather than comparing every pair: linear in the forms.
     let n = seen.len();
     let mut parent: Vec<usize> = (0..n).collect();
     fn root(p: &mut [usize], mut i: usize) -> usize {
@@ -67,21 +73,38 @@ pub fn group(forms: &[&str]) -> Vec<Found> {
         }
         i
     }
-    for i in 0..n {
-        for j in i + 1..n {
-            let (a, b) = (&seen[i].1, &seen[j].1);
-            if a.same_company(b) {
-                let (ri, rj) = (root(&mut parent, i), root(&mut parent, j));
-                parent[rj.max(ri)] = rj.min(ri);
+    let union = |p: &mut Vec<usize>, a: usize, b: usize| {
+        let (ra, rb) = (root(p, a), root(p, b));
+        p[ra.max(rb)] = ra.min(rb);
+    };
+    let mut by_key: HashMap<&[String], usize> = HashMap::new();
+    let mut by_words: HashMap<&[String], usize> = HashMap::new();
+    for (i, (_, k, _)) in seen.iter().enumerate() {
+        match by_key.get(k.key()) {
+            Some(&j) => union(&mut parent, i, j),
+            None => {
+                by_key.insert(k.key(), i);
+            }
+        }
+        by_words.entry(k.words()).or_insert(i);
+    }
+    for (i, (_, k, _)) in seen.iter().enumerate() {
+        for end in 1..k.words().len() {
+            if let Some(&j) = by_words.get(&k.words()[..end]) {
+                union(&mut parent, i, j);
             }
         }
     }
     let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut group_of: HashMap<usize, usize> = HashMap::new();
     for i in 0..n {
         let r = root(&mut parent, i);
-        match groups.iter_mut().find(|g| g.0 == r) {
-            Some(g) => g.1.push(i),
-            None => groups.push((r, vec![i])),
+        match group_of.get(&r) {
+            Some(&g) => groups[g].1.push(i),
+            None => {
+                group_of.insert(r, groups.len());
+                groups.push((r, vec![i]));
+            }
         }
     }
     groups

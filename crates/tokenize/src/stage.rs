@@ -351,17 +351,19 @@ fn mark_discovered(
     tracked: &[&[Company]],
     min_mentions: usize,
 ) {
-    let is_tracked = |name: &str| {
-        tracked
-            .iter()
-            .flat_map(|t| t.iter())
-            .any(|c| c.name.trim().eq_ignore_ascii_case(name))
-    };
+    let tracked: std::collections::HashSet<String> = tracked
+        .iter()
+        .flat_map(|t| t.iter())
+        .map(|c| c.name.trim().to_ascii_lowercase())
+        .collect();
+    let is_tracked = |name: &str| tracked.contains(&name.to_ascii_lowercase());
+    let by_name: std::collections::HashMap<&str, &Found> =
+        found.iter().map(|f| (f.name.as_str(), f)).collect();
     for e in entities.iter_mut() {
         if is_tracked(&e.company) {
             continue;
         }
-        if let Some(f) = found.iter().find(|f| f.name == e.company) {
+        if let Some(f) = by_name.get(e.company.as_str()) {
             e.origin = Origin::Discovered;
             e.forms = f.forms.clone();
         }
