@@ -7,7 +7,7 @@ or the directory given as the only argument):
   config.json, generation_config.json, model.safetensors   BartForConditionalGeneration,
       d_model 1024, 6 encoder + 6 decoder layers, 16 heads, ffn 4096, vocab_size 50265,
       max_position_embeddings 1024, bos 0 / pad 1 / eos 2, decoder_start_token_id 2,
-      forced_bos_token_id 0, forced_eos_token_id 2, final_logits_bias zero, torch seed 0
+      forced_bos_token_id 0, forced_eos_token_id 2, final_logits_bias zero (see --eos-bias), torch seed 0
       (save_pretrained(..., safe_serialization=True); about 0.9 GB)
   vocab.json, merges.txt (+ tokenizer.json etc.)   byte-level BPE trained with HF `tokenizers` on
       shared/data/neus/val.source + the seed article; vocab as large as the data gives (at most
@@ -16,7 +16,14 @@ or the directory given as the only argument):
 Idempotent: does nothing if the directory already holds config.json, model.safetensors, vocab.json
 and merges.txt.
 
-    HF_HUB_OFFLINE=1 /work/pyenv/bin/python scripts/bench/make_random_distilbart.py [DIR]
+    HF_HUB_OFFLINE=1 /work/pyenv/bin/python scripts/bench/make_random_distilbart.py [--eos-bias B] [DIR]
+
+--eos-bias B: final_logits_bias[eos] = B instead of 0 (default DIR then
+~/.cache/stancepipe/bench/distilbart-cnn-6-6-random-eos<B>). A random model never emits EOS by
+itself, so every run generates the fixed maximum; with the bias, EOS wins at some steps and
+documents stop at different lengths, which measures natural stopping (sequences finishing and
+leaving the batch). docs/benchmarks.md uses 4.2 for greedy and 2.0 for beam 4 (chosen so that
+stopping points vary; beam search finishes either within 3 tokens or near the maximum here).
 
 Environment: STANCEPIPE_NEUS_VAL overrides the path of val.source (default: shared/data/neus/
 beside the repository checkout, i.e. /work/shared/data/neus/val.source).
@@ -65,27 +72,49 @@ def train_bpe(texts: list[str], out: Path) -> int:
     return tok.get_vocab_size()
 
 
-def main() -> None:
-    target = Path(sys.argv[1]).expanduser() if len(sys.argv) > 1 else DEFAULT_DIR
-    if all((target / f).is_file() for f in NEEDED):
+def prepare(target: Path, needed: list[str]) -> list[str] | None:
+    """Checks a benchmark model's directory (outside the repository) and creates it; returns the
+    texts its tokenizer is trained on (NeuS val + the seed), or None when the model is already
+    there. Shared with make_random_t5.py."""
+    if all((target / f).is_file() for f in needed):
         print(f"{target}: already present, nothing to do")
-        return
+        return None
     try:
         target.resolve().relative_to(REPO)
-        raise SystemExit(f"{target} is inside the repository; put the ~0.9 GB model elsewhere")
+        raise SystemExit(f"{target} is inside the repository; put the model elsewhere")
     except ValueError:
         pass
     if not NEUS_VAL.is_file():
         raise SystemExit(f"NeuS val.source not found at {NEUS_VAL}; set STANCEPIPE_NEUS_VAL")
+    texts = [l.strip() for l in NEUS_VAL.read_text(encoding="utf-8").splitlines() if l.strip()]
+    texts.append(SEED.read_text(encoding="utf-8"))
+    target.mkdir(parents=True, exist_ok=True)
+    return texts
+
+
+def args_bias(b: float) -> str:
+    """4.2 -> "4.2", 2.0 -> "2" (the directory suffix)."""
+    return f"{b:g}"
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    eos_bias = 0.0
+    if args[:1] == ["--eos-bias"]:
+        if len(args) < 2:
+            raise SystemExit("--eos-bias needs a number")
+        eos_bias = float(args[1])
+        args = args[2:]
+    default = DEFAULT_DIR if eos_bias == 0.0 else DEFAULT_DIR.with_name(f"{DEFAULT_DIR.name}-eos{args_bias(eos_bias)}")
+    target = Path(args[0]).expanduser() if args else default
+    texts = prepare(target, NEEDED)
+    if texts is None:
+        return
 
     import torch
     import transformers
     from transformers import BartConfig, BartForConditionalGeneration, BartTokenizerFast
 
-    texts = [l.strip() for l in NEUS_VAL.read_text(encoding="utf-8").splitlines() if l.strip()]
-    texts.append(SEED.read_text(encoding="utf-8"))
-
-    target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         bpe = Path(tmp) / "bpe"
         n_vocab = train_bpe(texts, bpe)
@@ -135,13 +164,14 @@ def main() -> None:
     model = BartForConditionalGeneration(config).eval()
     with torch.no_grad():
         model.final_logits_bias.zero_()
+        model.final_logits_bias[0, config.eos_token_id] = eos_bias
     n_params = sum(p.numel() for p in model.parameters())
     model.save_pretrained(str(target), safe_serialization=True)
     (target / "BENCH_README.txt").write_text(
         "Random-weight BART with the dimensions of sshleifer/distilbart-cnn-6-6, for speed benchmarks only.\n"
         f"Made by scripts/bench/make_random_distilbart.py (torch {torch.__version__}, transformers "
         f"{transformers.__version__}), torch.manual_seed({SEED_VALUE}); {n_params} parameters; "
-        f"tokenizer vocab {n_vocab} (model vocab_size {VOCAB}).\n",
+        f"tokenizer vocab {n_vocab} (model vocab_size {VOCAB}); final_logits_bias[eos] = {eos_bias:g}.\n",
         encoding="utf-8",
     )
     print(f"{target}: {n_params/1e6:.1f}M parameters, tokenizer vocab {n_vocab}, model vocab {VOCAB}")

@@ -2,6 +2,8 @@
 """Python (`transformers`) counterpart of the Rust summarization benchmark
 (crates/summarize/benches/summarize.rs): same model directory, same texts, same tokenizer files,
 same batches (right padding), same generation settings, same warm-up; prints the same JSON line.
+BART / DistilBART (vocab.json + merges.txt), T5 and Pegasus (spiece.model), by config.json's
+model_type: the tokenizer files rust-bert reads, not tokenizer.json.
 
     HF_HUB_OFFLINE=1 /work/pyenv/bin/python scripts/bench/summarize_python.py \
         --model ~/.cache/stancepipe/bench/distilbart-cnn-6-6-random \
@@ -63,6 +65,23 @@ def ids_hash(seqs) -> str:
     return f"{h:016x}"
 
 
+def tokenizer(model_dir: Path, model_type: str, window: int):
+    """The model's tokenizer from the files rust-bert reads (vocab.json + merges.txt for BART,
+    spiece.model for T5 and Pegasus), so that both sides encode the same ids."""
+    from transformers import BartTokenizerFast, PegasusTokenizer, T5Tokenizer
+
+    if model_type == "bart":
+        return BartTokenizerFast(
+            vocab_file=str(model_dir / "vocab.json"), merges_file=str(model_dir / "merges.txt"),
+            model_max_length=window, clean_up_tokenization_spaces=True,
+        )
+    if model_type == "t5":
+        return T5Tokenizer(vocab_file=str(model_dir / "spiece.model"), model_max_length=window, legacy=True)
+    if model_type == "pegasus":
+        return PegasusTokenizer(vocab_file=str(model_dir / "spiece.model"), model_max_length=window)
+    raise SystemExit(f"{model_dir}: model_type {model_type!r} is not bart, t5 or pegasus")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
@@ -88,7 +107,7 @@ def main() -> int:
 
     import torch
     import transformers
-    from transformers import BartForConditionalGeneration, BartTokenizerFast
+    from transformers import AutoConfig, AutoModelForSeq2SeqLM
 
     transformers.logging.set_verbosity_error()
     # "early_stopping is only used in beam-based generation" (greedy runs keep the common settings)
@@ -96,16 +115,14 @@ def main() -> int:
     torch.set_num_threads(a.threads)
 
     t0 = time.perf_counter()
-    # vocab.json + merges.txt, the files rust-bert reads (not tokenizer.json)
-    tok = BartTokenizerFast(
-        vocab_file=str(model_dir / "vocab.json"), merges_file=str(model_dir / "merges.txt"), model_max_length=1024,
-        clean_up_tokenization_spaces=True,
-    )
+    config = AutoConfig.from_pretrained(str(model_dir))
+    # The window rust-bert's side truncates to (max_position_embeddings, else n_positions, else 512).
+    window = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or 512
+    tok = tokenizer(model_dir, config.model_type, window)
     kw = {} if a.attn == "default" else {"attn_implementation": a.attn}
-    model = BartForConditionalGeneration.from_pretrained(str(model_dir), **kw).eval()
+    model = AutoModelForSeq2SeqLM.from_pretrained(str(model_dir), **kw).eval()
     load_s = time.perf_counter() - t0
     rss_loaded = rss_mb()
-    window = model.config.max_position_embeddings
     pad_id = model.config.pad_token_id
 
     def encode(text: str) -> list[int]:
@@ -157,11 +174,12 @@ def main() -> int:
             outputs.extend(out.tolist())
         seconds = time.perf_counter() - start
 
-    # generate pads finished rows with pad_id (after their EOS)
+    # generate pads finished rows with pad_id after their EOS; cut there (not at every trailing pad
+    # id: T5's pad id is also its decoder start and a token a random model may emit)
+    eos_id = model.config.eos_token_id
+
     def unpad(x):
-        while len(x) > 1 and x[-1] == pad_id:
-            x = x[:-1]
-        return x
+        return x[: x.index(eos_id, 1) + 1] if eos_id in x[1:] else x
 
     outputs = [unpad(x) for x in outputs]
     first = outputs[0] if outputs else []

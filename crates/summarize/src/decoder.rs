@@ -14,12 +14,12 @@ use rust_bert::Activation;
 use std::collections::HashMap;
 use tch::{Kind, Tensor};
 
-/// A linear layer's weight `[out, in]` and bias.
-pub(crate) struct Linear(pub(crate) Tensor, pub(crate) Tensor);
+/// A linear layer's weight `[out, in]` and bias (T5's have none).
+pub(crate) struct Linear(pub(crate) Tensor, pub(crate) Option<Tensor>);
 
 impl Linear {
     pub(crate) fn apply(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.0, Some(&self.1))
+        x.linear(&self.0, self.1.as_ref())
     }
 }
 
@@ -33,11 +33,11 @@ impl Norm {
     }
 }
 
-struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    out: Linear,
+pub(crate) struct Attention {
+    pub(crate) q: Linear,
+    pub(crate) k: Linear,
+    pub(crate) v: Linear,
+    pub(crate) out: Linear,
 }
 
 struct Layer {
@@ -127,8 +127,13 @@ impl Weights<'_> {
     pub(crate) fn linear(&self, p: &str) -> Result<Linear, String> {
         Ok(Linear(
             self.get(&format!("{p}.weight"))?,
-            self.get(&format!("{p}.bias"))?,
+            Some(self.get(&format!("{p}.bias"))?),
         ))
+    }
+
+    /// A linear layer without bias (T5).
+    pub(crate) fn weight(&self, p: &str) -> Result<Linear, String> {
+        Ok(Linear(self.get(&format!("{p}.weight"))?, None))
     }
 
     pub(crate) fn norm(&self, p: &str) -> Result<Norm, String> {
@@ -274,101 +279,26 @@ impl Decoder {
         })
     }
 
-    /// The state for a batch: every layer's cross-attention keys and values
-    /// from the encoder output `[docs, src, d]` (once per document, whatever
-    /// the number of beams), and empty self-attention buffers for
-    /// `docs * beams` rows and up to `steps` steps.
+    /// The state for a batch (see [`State::new`]).
     pub(crate) fn start(&self, encoder: &Tensor, mask: &Tensor, beams: i64, steps: i64) -> State {
-        let (docs, src, d) = encoder.size3().expect("encoder output [docs, src, d]");
-        let split = |t: Tensor| {
-            t.view([docs, src, self.heads, self.head_dim])
-                .transpose(1, 2)
-                .contiguous()
-        };
-        // Projected at the real positions only: padding can be half of a
-        // batch of documents of different lengths. Padded keys and values
-        // stay zero; the mask gives them weight exactly 0.
-        let real = mask.view([-1]).nonzero().view([-1]);
-        let padded = real.size()[0] < docs * src;
-        let input = if padded {
-            encoder.view([docs * src, d]).index_select(0, &real)
-        } else {
-            encoder.shallow_clone()
-        };
-        let project = |lin: &Linear| {
-            let y = lin.apply(&input);
-            if padded {
-                let mut full = Tensor::zeros([docs * src, d], (y.kind(), y.device()));
-                let _ = full.index_copy_(0, &real, &y);
-                split(full)
-            } else {
-                split(y)
-            }
-        };
-        let cross = self
-            .layers
-            .iter()
-            .map(|l| (project(&l.cross_attn.k), project(&l.cross_attn.v)))
-            .collect();
-        let kind = encoder.kind();
-        // Additive, as `transformers`' SDPA masks: 0 to attend, the dtype's minimum not to.
-        let mask = mask.to_kind(kind);
-        let cross_mask = ((mask.ones_like() - mask) * f64::from(f32::MIN)).view([docs, 1, 1, src]);
-        // Never read before written: `empty` leaves the pages untouched until used.
-        let buffer = || {
-            Tensor::empty(
-                [docs * beams, self.heads, steps, self.head_dim],
-                (kind, encoder.device()),
-            )
-        };
-        State {
-            cross,
-            cross_mask,
-            keys: self.layers.iter().map(|_| buffer()).collect(),
-            values: self.layers.iter().map(|_| buffer()).collect(),
-            len: 0,
+        let cross: Vec<&Attention> = self.layers.iter().map(|l| &l.cross_attn).collect();
+        State::new(
+            encoder,
+            mask,
             beams,
-        }
-    }
-
-    /// Attention of `q` `[b, heads, l, head_dim]` over `k`, `v` `[b, heads,
-    /// s, head_dim]` (views into the caches, not copied), then the output
-    /// projection; `[b * l, d]` out. Plain matmuls rather than libtorch
-    /// 2.4's `scaled_dot_product_attention`: its CPU flash kernel reads a
-    /// broadcast mask wrongly (ids changed from run to run) and is slower
-    /// with a full one; with one or a few query rows the cost is reading
-    /// the keys and values once either way.
-    fn attend(
-        &self,
-        a: &Attention,
-        q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        mask: Option<&Tensor>,
-    ) -> Tensor {
-        let mut w = (q * self.scaling).matmul(&k.transpose(-1, -2));
-        if let Some(m) = mask {
-            w += m;
-        }
-        let y = w
-            .softmax(-1, w.kind())
-            .matmul(v)
-            .transpose(1, 2)
-            .reshape([-1, self.heads * self.head_dim]);
-        a.out.apply(&y)
+            steps,
+            (self.heads, self.head_dim),
+            &cross,
+        )
     }
 
     /// One step: the last token of each row `[rows]` in, float logits
     /// `[rows, vocab]` out; the self-attention cache grows by one position.
     pub(crate) fn step(&self, state: &mut State, tokens: &Tensor) -> Tensor {
         let rows = tokens.size()[0];
-        let docs = rows / state.beams;
+        let docs = rows / state.rows_per_doc();
         let (h, hd) = (self.heads, self.head_dim);
-        let t = state.len;
-        assert!(
-            t < state.keys[0].size()[2],
-            "decoder step beyond max_length"
-        );
+        let t = state.len();
         let mut x = self.embed.index_select(0, tokens) * self.scale
             + self.positions.narrow(0, self.offset + t, 1);
         if let Some(n) = &self.embed_norm {
@@ -383,19 +313,12 @@ impl Decoder {
             };
             let a = &l.self_attn;
             let q = a.q.apply(&input).view([rows, h, 1, hd]);
-            let (keys, values) = (&state.keys[i], &state.values[i]);
-            keys.narrow(2, t, 1)
-                .copy_(&a.k.apply(&input).view([rows, h, 1, hd]));
-            values
-                .narrow(2, t, 1)
-                .copy_(&a.v.apply(&input).view([rows, h, 1, hd]));
-            let y = self.attend(
-                a,
-                &q,
-                &keys.narrow(2, 0, t + 1),
-                &values.narrow(2, 0, t + 1),
-                None,
+            let (keys, values) = state.push(
+                i,
+                &a.k.apply(&input).view([rows, h, 1, hd]),
+                &a.v.apply(&input).view([rows, h, 1, hd]),
             );
+            let y = attend(a, &q, (&keys, &values), None, self.scaling);
             x = if self.pre_norm {
                 x + y
             } else {
@@ -411,10 +334,10 @@ impl Decoder {
             let a = &l.cross_attn;
             let q =
                 a.q.apply(&input)
-                    .view([docs, state.beams, h, hd])
+                    .view([docs, state.rows_per_doc(), h, hd])
                     .transpose(1, 2);
-            let (k, v) = &state.cross[i];
-            let y = self.attend(a, &q, k, v, Some(&state.cross_mask));
+            let (kv, mask) = state.cross(i);
+            let y = attend(a, &q, kv, Some(mask), self.scaling);
             x = if self.pre_norm {
                 x + y
             } else {
@@ -433,13 +356,46 @@ impl Decoder {
                 l.final_norm.apply(&(x + y))
             };
         }
-        state.len += 1;
+        state.advance();
         if let Some(n) = &self.final_norm {
             x = n.apply(&x);
         }
         x.linear(&self.embed, Some(&self.logits_bias))
             .to_kind(Kind::Float)
     }
+}
+
+/// Attention of `q` `[b, heads, l, head_dim]` over `k`, `v` `[b, heads, s,
+/// head_dim]` (views into the caches, not copied), with an additive `bias`
+/// (a mask, or T5's position bias), then the output projection; `[b * l,
+/// inner]` in, `[b * l, d]` out. Plain matmuls rather than libtorch 2.4's
+/// `scaled_dot_product_attention`: its CPU flash kernel reads a broadcast
+/// mask wrongly (ids changed from run to run) and is slower with a full
+/// one; with one or a few query rows the cost is reading the keys and
+/// values once either way.
+pub(crate) fn attend(
+    a: &Attention,
+    q: &Tensor,
+    (k, v): (&Tensor, &Tensor),
+    bias: Option<&Tensor>,
+    scaling: f64,
+) -> Tensor {
+    let q = if scaling == 1.0 {
+        q.shallow_clone()
+    } else {
+        q * scaling
+    };
+    let mut w = q.matmul(&k.transpose(-1, -2));
+    if let Some(m) = bias {
+        w += m;
+    }
+    let (b, heads, l, head_dim) = q.size4().expect("queries [b, heads, l, head_dim]");
+    let y = w
+        .softmax(-1, w.kind())
+        .matmul(v)
+        .transpose(1, 2)
+        .reshape([b * l, heads * head_dim]);
+    a.out.apply(&y)
 }
 
 /// One batch's decoding state (see [`Decoder::start`]).
@@ -456,6 +412,104 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// The state for a batch: every layer's cross-attention keys and values
+    /// from the encoder output `[docs, src, d]` through `cross` (once per
+    /// document, whatever the number of beams), and empty self-attention
+    /// buffers for `docs * beams` rows and up to `steps` steps.
+    pub(crate) fn new(
+        encoder: &Tensor,
+        mask: &Tensor,
+        beams: i64,
+        steps: i64,
+        (heads, head_dim): (i64, i64),
+        cross: &[&Attention],
+    ) -> State {
+        let (docs, src, d) = encoder.size3().expect("encoder output [docs, src, d]");
+        let inner = heads * head_dim;
+        let split = |t: Tensor| {
+            t.view([docs, src, heads, head_dim])
+                .transpose(1, 2)
+                .contiguous()
+        };
+        // Projected at the real positions only: padding can be half of a
+        // batch of documents of different lengths. Padded keys and values
+        // stay zero; the mask gives them weight exactly 0.
+        let real = mask.view([-1]).nonzero().view([-1]);
+        let padded = real.size()[0] < docs * src;
+        let input = if padded {
+            encoder.view([docs * src, d]).index_select(0, &real)
+        } else {
+            encoder.shallow_clone()
+        };
+        let project = |lin: &Linear| {
+            let y = lin.apply(&input);
+            if padded {
+                let mut full = Tensor::zeros([docs * src, inner], (y.kind(), y.device()));
+                let _ = full.index_copy_(0, &real, &y);
+                split(full)
+            } else {
+                split(y)
+            }
+        };
+        let cross: Vec<(Tensor, Tensor)> = cross
+            .iter()
+            .map(|a| (project(&a.k), project(&a.v)))
+            .collect();
+        let kind = encoder.kind();
+        // Additive, as `transformers`' SDPA masks: 0 to attend, the dtype's minimum not to.
+        let mask = mask.to_kind(kind);
+        let cross_mask = ((mask.ones_like() - mask) * f64::from(f32::MIN)).view([docs, 1, 1, src]);
+        // Never read before written: `empty` leaves the pages untouched until used.
+        let buffer = || {
+            Tensor::empty(
+                [docs * beams, heads, steps, head_dim],
+                (kind, encoder.device()),
+            )
+        };
+        State {
+            keys: cross.iter().map(|_| buffer()).collect(),
+            values: cross.iter().map(|_| buffer()).collect(),
+            cross,
+            cross_mask,
+            len: 0,
+            beams,
+        }
+    }
+
+    /// Steps decoded so far.
+    pub(crate) fn len(&self) -> i64 {
+        self.len
+    }
+
+    /// Rows per document (its beams).
+    pub(crate) fn rows_per_doc(&self) -> i64 {
+        self.beams
+    }
+
+    /// Layer `i`'s cross-attention keys and values and the additive mask.
+    pub(crate) fn cross(&self, i: usize) -> ((&Tensor, &Tensor), &Tensor) {
+        let (k, v) = &self.cross[i];
+        ((k, v), &self.cross_mask)
+    }
+
+    /// Writes this step's keys and values `[rows, heads, 1, head_dim]` of
+    /// layer `i` and returns its filled cache (views, no copy).
+    pub(crate) fn push(&mut self, i: usize, k: &Tensor, v: &Tensor) -> (Tensor, Tensor) {
+        let t = self.len;
+        assert!(t < self.keys[i].size()[2], "decoder step beyond max_length");
+        self.keys[i].narrow(2, t, 1).copy_(k);
+        self.values[i].narrow(2, t, 1).copy_(v);
+        (
+            self.keys[i].narrow(2, 0, t + 1),
+            self.values[i].narrow(2, 0, t + 1),
+        )
+    }
+
+    /// Ends a step: the cache holds one more position.
+    pub(crate) fn advance(&mut self) {
+        self.len += 1;
+    }
+
     /// Keeps the rows `rows` (new row `i` continues current row `rows[i]`),
     /// and, when documents left the batch, only the documents `docs`
     /// (indices among the current ones); their buffers are then reallocated

@@ -10,14 +10,15 @@
 //! (docs/benchmarks.md, issue 17). Every beam of a document has the same
 //! encoder output and cross-attention states, so this loop reorders only
 //! the self-attention cache; the cross-attention states are only narrowed
-//! when a document finishes and leaves the batch. BART and Pegasus run our
-//! own decoder step ([`crate::decoder`]), which keeps them once per
-//! document; T5 runs rust-bert's forward with its cache.
+//! when a document finishes and leaves the batch. Every architecture runs
+//! our own decoder step ([`crate::decoder`] for BART and Pegasus,
+//! [`crate::t5`] for T5), which keeps them once per document.
 
 use crate::decoder::{Decoder, State};
 use crate::encoder::Encoder;
 use crate::seq2seq::GenParams;
-use rust_bert::t5::{LayerState as T5State, T5ForConditionalGeneration};
+use crate::t5::T5Decoder;
+use rust_bert::t5::T5ForConditionalGeneration;
 use tch::{Device, Kind, Tensor};
 
 /// The model under the loop.
@@ -25,8 +26,8 @@ pub(crate) enum Model {
     /// BART and Pegasus: our own encoder and decoder step
     /// (`final_logits_bias` included) over rust-bert's loaded weights.
     Own(Encoder, Decoder),
-    /// T5: rust-bert's forward with its cache.
-    T5(T5ForConditionalGeneration),
+    /// T5: rust-bert's encoder (run once per batch), our decoder step.
+    T5(T5ForConditionalGeneration, T5Decoder),
 }
 
 /// Token ids the loop needs, from `config.json`.
@@ -38,22 +39,11 @@ pub(crate) struct Special {
     pub forced_eos: Option<i64>,
 }
 
-type Layers<S> = Vec<(Option<S>, Option<S>)>;
-
-/// One batch's decoding: the model and its state. Rows are doc-major,
-/// `beams` per document.
+/// One batch's decoding: the decoder step and its state. Rows are
+/// doc-major, `beams` per document.
 enum Run<'m> {
     Own(&'m Decoder, State),
-    /// T5 through rust-bert: the encoder output and mask at one row per
-    /// beam, and rust-bert's cache (its cross-attention states are only
-    /// narrowed when documents leave, never reordered).
-    T5 {
-        model: &'m T5ForConditionalGeneration,
-        encoder: Tensor,
-        mask: Tensor,
-        cache: Option<Layers<T5State>>,
-        beams: i64,
-    },
+    T5(&'m T5Decoder, State),
 }
 
 /// A 1-d tensor's values on the host (a failure is a bug: it panics, and
@@ -72,52 +62,16 @@ impl<'m> Run<'m> {
     fn new(model: &'m Model, ids: &Tensor, mask: &Tensor, beams: i64, steps: i64) -> Run<'m> {
         match model {
             Model::Own(e, d) => Run::Own(d, d.start(&e.forward(ids, mask), mask, beams, steps)),
-            Model::T5(m) => {
-                let encoder = m.encode(ids, Some(mask));
-                let expand = |t: &Tensor| {
-                    if beams > 1 {
-                        t.repeat_interleave_self_int(beams, 0, None)
-                    } else {
-                        t.shallow_clone()
-                    }
-                };
-                Run::T5 {
-                    model: m,
-                    encoder: expand(&encoder),
-                    mask: expand(mask),
-                    cache: None,
-                    beams,
-                }
-            }
+            Model::T5(m, d) => Run::T5(d, d.start(&m.encode(ids, Some(mask)), mask, beams, steps)),
         }
     }
 
     /// One step: the last token of each row in, float logits `[rows, vocab]` out.
     fn step(&mut self, last: &[i64], device: Device) -> Tensor {
+        let tokens = rows_tensor(last, device);
         match self {
-            Run::Own(d, state) => d.step(state, &rows_tensor(last, device)),
-            Run::T5 {
-                model,
-                encoder,
-                mask,
-                cache,
-                ..
-            } => {
-                let tokens = rows_tensor(last, device).view([-1, 1]);
-                let o = model.forward_t(
-                    None,
-                    Some(mask),
-                    Some(encoder),
-                    Some(&tokens),
-                    None,
-                    None,
-                    None,
-                    cache.take(),
-                    false,
-                );
-                *cache = o.next_cache;
-                o.decoder_output.select(1, -1).to_kind(Kind::Float)
-            }
+            Run::Own(d, state) => d.step(state, &tokens),
+            Run::T5(d, state) => d.step(state, &tokens),
         }
     }
 
@@ -126,39 +80,7 @@ impl<'m> Run<'m> {
     /// (indices among the current ones).
     fn select(&mut self, rows: &[i64], docs: Option<&[i64]>) {
         match self {
-            Run::Own(_, state) => state.select(rows, docs),
-            Run::T5 {
-                encoder,
-                mask,
-                cache,
-                beams,
-                ..
-            } => {
-                let device = encoder.device();
-                let index = rows_tensor(rows, device);
-                let cross = docs.map(|docs| {
-                    let k = *beams;
-                    let r: Vec<i64> = docs
-                        .iter()
-                        .flat_map(|&d| (0..k).map(move |b| d * k + b))
-                        .collect();
-                    rows_tensor(&r, device)
-                });
-                for (own, xattn) in cache.iter_mut().flatten() {
-                    if let Some(s) = own.as_mut() {
-                        s.prev_key = s.prev_key.index_select(0, &index);
-                        s.prev_value = s.prev_value.index_select(0, &index);
-                    }
-                    if let (Some(s), Some(c)) = (xattn.as_mut(), &cross) {
-                        s.prev_key = s.prev_key.index_select(0, c);
-                        s.prev_value = s.prev_value.index_select(0, c);
-                    }
-                }
-                if let Some(c) = &cross {
-                    *encoder = encoder.index_select(0, c);
-                    *mask = mask.index_select(0, c);
-                }
-            }
+            Run::Own(_, state) | Run::T5(_, state) => state.select(rows, docs),
         }
     }
 }

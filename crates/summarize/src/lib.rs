@@ -23,6 +23,7 @@ mod decoder;
 mod encoder;
 mod generate;
 pub mod seq2seq;
+mod t5;
 mod weights;
 
 use serde::{Deserialize, Serialize};

@@ -515,6 +515,7 @@ fn load_own(
     use crate::decoder::{Decoder, Family};
     use crate::encoder::Encoder;
     use crate::generate::{Model, Special};
+    use crate::t5::T5Decoder;
     let weights = files.weights.display().to_string();
     let int = |k: &str| json.get(k).and_then(|v| v.as_i64());
     let eos = int("eos_token_id")
@@ -583,7 +584,11 @@ fn load_own(
         };
         Ok(match built {
             Built::Own(family) => own(family)?,
-            Built::T5(m) => Model::T5(m),
+            Built::T5(m) => {
+                let d =
+                    T5Decoder::new(&vs.variables(), json).map_err(|e| load_error(&weights, e))?;
+                Model::T5(m, d)
+            }
         })
     }))
     .map_err(|p| load_error(&weights, panic_text(p)))??;
