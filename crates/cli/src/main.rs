@@ -177,6 +177,11 @@ struct TrainArgs {
     /// NewsMTSC each (and of --gold's mentions); each stance set has 1.
     #[arg(long, default_value_t = stancepipe_train::stance::DEFAULT_NEWS_SHARE)]
     news_share: f64,
+    /// `stance` only: tokens of local context on either side of a mention
+    /// whose mean the target head also reads (0: the sentence and the
+    /// mention only). Recorded in the manifest as `context_tokens`.
+    #[arg(long, default_value_t = 0)]
+    context_tokens: usize,
     /// `stance` only: where the sentence head goes (default: `sentence`
     /// beside --out).
     #[arg(long)]
@@ -643,8 +648,9 @@ fn train_stance(
     let epochs = args.epochs.unwrap_or(3);
     let mut params = default_params(args.seed, epochs);
     params.batch = args.batch;
+    params.context = args.context_tokens;
     let command = format!(
-        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {}{}{}",
+        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {} --context-tokens {}{}{}",
         args.data.display(),
         args.encoder,
         out.display(),
@@ -653,6 +659,7 @@ fn train_stance(
         epochs,
         args.batch,
         args.news_share,
+        args.context_tokens,
         if gold_only {
             String::new()
         } else {

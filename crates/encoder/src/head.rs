@@ -36,6 +36,11 @@ pub struct Manifest {
     /// unmarked sentence, a sentence head over the sentence mean.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub one_pass: bool,
+    /// One-pass target heads: the features also hold the mean of the
+    /// states within this many tokens on either side of the target
+    /// ([`crate::TextStates::target_features`]); 0 when they do not.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub context_tokens: usize,
     /// With tuned layers: the adapters file when it is not this head's own
     /// `encoder-top.safetensors` (heads trained together share one),
     /// relative to the head directory.
@@ -298,6 +303,7 @@ mod tests {
             tuned_layers: 0,
             lora_rank: 0,
             one_pass: false,
+            context_tokens: 0,
             encoder_top: None,
             training: serde_json::Value::Null,
         }

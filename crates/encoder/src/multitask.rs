@@ -1,6 +1,8 @@
 //! Training one encoder for several heads read from one pass per text: the
 //! LoRA adapters (or tuned top layers) of a [`StatesEncoder`], a target
-//! head over `[sentence mean, target span mean]` ([`TextStates::target_features`])
+//! head over `[sentence mean, target span mean]`, and the mean of the
+//! target's local context when [`Params::context`] is set
+//! ([`TextStates::target_features`]),
 //! and a sentence head over the sentence mean ([`TextStates::mean`]),
 //! trained together on texts that carry target labels, a sentence label, or
 //! both. Inference reads both heads from the same states, so training sees
@@ -52,6 +54,9 @@ pub struct Params {
     pub seed: i64,
     pub target_classes: usize,
     pub sentence_classes: usize,
+    /// Tokens of local context on either side of a target whose mean joins
+    /// the target features (0: none); the manifest's `context_tokens`.
+    pub context: usize,
 }
 
 /// Gold and predicted classes of one evaluation: target gold, target
@@ -194,6 +199,7 @@ fn batches(items: &[Item], size: usize) -> Vec<Vec<usize>> {
 }
 
 /// The two heads' inputs for a batch: target features `[targets, 2 dim]`
+/// (`3 dim` with a context)
 /// with their classes, and sentence features `[labeled texts, dim]` with
 /// theirs.
 struct Features {
@@ -210,6 +216,7 @@ fn features(
     top: &crate::tuned::Top,
     items: &[Item],
     b: &[usize],
+    context: usize,
     train: bool,
 ) -> Features {
     let refs: Vec<&Tensor> = b.iter().map(|&i| &items[i].states).collect();
@@ -218,38 +225,59 @@ fn features(
     let normalize = enc.encoder().normalizes();
     let sent = pool(&hid, &mask, normalize);
     let (n, len, dim) = hid.size3().unwrap_or((0, 0, 0));
-    // One row per target: 1/len at its tokens, over the flattened batch.
+    // Content tokens of each text (its states hold `[CLS]` and `[SEP]` too).
+    let tokens: Vec<usize> = b
+        .iter()
+        .map(|&i| (items[i].states.size()[0] as usize).saturating_sub(2))
+        .collect();
+    // Rows over the flattened batch, one per target: 1/len at its tokens
+    // (and with a context, a second set of rows at its local context).
     let mut weights = Vec::new();
+    let mut around = Vec::new();
     let mut owner = Vec::new();
     let mut target_y = Vec::new();
     let mut target_w = Vec::new();
     let mut target_source = Vec::new();
+    let row_of = |r: usize, rows: std::ops::Range<usize>| {
+        let mut row = vec![0f32; (n * len) as usize];
+        let w = 1.0 / rows.len().max(1) as f32;
+        row[r * len as usize + rows.start..r * len as usize + rows.end].fill(w);
+        row
+    };
     for (r, &i) in b.iter().enumerate() {
         for &(s, e, t) in &items[i].targets {
             target_w.push(t.weight);
             target_source.push(t.source);
-            let class = t.class;
-            let mut row = vec![0f32; (n * len) as usize];
-            let w = 1.0 / (e - s) as f32;
-            row[r * len as usize + s..r * len as usize + e].fill(w);
-            weights.extend(row);
+            weights.extend(row_of(r, s..e));
+            if context > 0 {
+                around.extend(row_of(r, states::context_rows(s..e, tokens[r], context)));
+            }
             owner.push(r as i64);
-            target_y.push(class as i64);
+            target_y.push(t.class as i64);
         }
     }
+    let parts = if context > 0 { 3 } else { 2 };
     let targets = if owner.is_empty() {
-        Tensor::zeros([0, 2 * dim], (Kind::Float, Device::Cpu))
+        Tensor::zeros([0, parts * dim], (Kind::Float, Device::Cpu))
     } else {
-        let w = Tensor::from_slice(&weights).view([owner.len() as i64, n * len]);
-        let mut span = w.mm(&hid.view([n * len, dim]));
-        if normalize {
-            span = &span
-                / span
-                    .norm_scalaropt_dim(2, [1i64].as_slice(), true)
-                    .clamp_min(1e-12);
-        }
+        let flat = hid.view([n * len, dim]);
+        let pooled = |w: &[f32]| {
+            let mut m = Tensor::from_slice(w)
+                .view([owner.len() as i64, n * len])
+                .mm(&flat);
+            if normalize {
+                m = &m
+                    / m.norm_scalaropt_dim(2, [1i64].as_slice(), true)
+                        .clamp_min(1e-12);
+            }
+            m
+        };
         let owners = Tensor::from_slice(&owner);
-        Tensor::cat(&[sent.index_select(0, &owners), span], 1)
+        let mut cols = vec![sent.index_select(0, &owners), pooled(&weights)];
+        if context > 0 {
+            cols.push(pooled(&around));
+        }
+        Tensor::cat(&cols, 1)
     };
     let labeled: Vec<i64> = b
         .iter()
@@ -318,7 +346,8 @@ pub fn fine_tune(
     };
     let target_vs = nn::VarStore::new(Device::Cpu);
     let sentence_vs = nn::VarStore::new(Device::Cpu);
-    let target_head = head(&target_vs, 2 * dim, params.target_classes);
+    let parts = if params.context > 0 { 3 } else { 2 };
+    let target_head = head(&target_vs, parts * dim, params.target_classes);
     let sentence_head = head(&sentence_vs, dim, params.sentence_classes);
     let target_w = class_weights(
         &train_items
@@ -352,7 +381,7 @@ pub fn fine_tune(
         tch::no_grad(|| {
             let mut p = Predictions::default();
             for b in &dev_batches {
-                let f = features(&enc, top, &dev_items, b, false);
+                let f = features(&enc, top, &dev_items, b, params.context, false);
                 p.target_gold.extend(f.target_y.iter().map(|&y| y as usize));
                 p.target_pred
                     .extend(argmax_rows(&target_head.forward(&f.targets)));
@@ -393,9 +422,9 @@ pub fn fine_tune(
         for (done, &bi) in perm.iter().enumerate() {
             let b = &train_batches[bi as usize];
             let f = if epoch == 0 {
-                tch::no_grad(|| features(&enc, top, &train_items, b, false))
+                tch::no_grad(|| features(&enc, top, &train_items, b, params.context, false))
             } else {
-                features(&enc, top, &train_items, b, true)
+                features(&enc, top, &train_items, b, params.context, true)
             };
             let loss = ce(
                 target_head.forward(&f.targets),

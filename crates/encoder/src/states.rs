@@ -115,15 +115,50 @@ impl TextStates {
 
     /// A target head's features for the target at bytes `[start, end)`:
     /// the sentence embedding followed by the mean of the target's own token
-    /// states (the sentence embedding again when no token covers it).
-    pub fn target_features(&self, start: usize, end: usize) -> Vec<f32> {
-        let mut f = self.mean();
-        match self.span_rows(start, end) {
-            Some(rows) => f.extend(self.mean_of(rows)),
-            None => f.extend_from_slice(&f.clone()),
+    /// states (the sentence embedding again when no token covers it) and,
+    /// when `context > 0`, the mean of the content tokens within `context`
+    /// tokens on either side of the target (its local context; the sentence
+    /// embedding when no token covers the target). Training builds the same
+    /// rows ([`context_rows`]).
+    pub fn target_features(&self, start: usize, end: usize, context: usize) -> Vec<f32> {
+        self.target_features_with(&self.mean(), start, end, context)
+    }
+
+    /// [`Self::target_features`] with the sentence embedding already
+    /// computed (`mean`), so that many mentions of one long sentence cost
+    /// their own tokens, not the sentence's each.
+    pub fn target_features_with(
+        &self,
+        mean: &[f32],
+        start: usize,
+        end: usize,
+        context: usize,
+    ) -> Vec<f32> {
+        let rows = self.span_rows(start, end);
+        let mut f = mean.to_vec();
+        match &rows {
+            Some(r) => f.extend(self.mean_of(r.clone())),
+            None => f.extend_from_slice(mean),
+        }
+        if context > 0 {
+            match rows {
+                Some(r) => f.extend(self.mean_of(context_rows(r, self.tokens(), context))),
+                None => f.extend_from_slice(mean),
+            }
         }
         f
     }
+}
+
+/// The rows of a target's local context: its own rows widened by `context`
+/// on each side, within the content rows `1..=tokens` (`[CLS]` and `[SEP]`
+/// excluded).
+pub fn context_rows(
+    rows: std::ops::Range<usize>,
+    tokens: usize,
+    context: usize,
+) -> std::ops::Range<usize> {
+    rows.start.saturating_sub(context).max(1)..(rows.end + context).min(tokens + 1)
 }
 
 /// Rows (1-based, past `[CLS]`) of the tokens of `offsets` that overlap
@@ -477,8 +512,19 @@ mod tests {
         assert_eq!(s.span_rows(9, 10), None, "between tokens");
         assert_eq!(s.mean(), vec![2.0, 2.0]);
         // Mean of rows 1 and 2, after the sentence mean.
-        assert_eq!(s.target_features(0, 9), vec![2.0, 2.0, 1.5, 1.5]);
-        assert_eq!(s.target_features(9, 10), vec![2.0, 2.0, 2.0, 2.0]);
+        assert_eq!(s.target_features(0, 9, 0), vec![2.0, 2.0, 1.5, 1.5]);
+        assert_eq!(s.target_features(9, 10, 0), vec![2.0, 2.0, 2.0, 2.0]);
+        // With one token of context: "corp" (row 2) widens to rows 1..4.
+        assert_eq!(
+            s.target_features(5, 9, 1),
+            vec![2.0, 2.0, 2.0, 2.0, 2.0, 2.0]
+        );
+        // "acme" (row 1) cannot widen into [CLS]: rows 1..3.
+        assert_eq!(
+            s.target_features(0, 4, 1),
+            vec![2.0, 2.0, 1.0, 1.0, 1.5, 1.5]
+        );
+        assert_eq!(context_rows(1..2, 3, 5), 1..4);
     }
 
     #[test]

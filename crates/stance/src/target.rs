@@ -317,10 +317,12 @@ impl TargetModel {
                 .map(|m| {
                     let t = sentence_at[&(m.doc, m.sentence)];
                     let start = docs[m.doc].sentences[m.sentence].span.start;
-                    let mut f = means[t].clone();
-                    let span = states[t].span_mean(m.span.start - start, m.span.end - start);
-                    f.extend(span.as_deref().unwrap_or(&means[t]));
-                    f
+                    states[t].target_features_with(
+                        &means[t],
+                        m.span.start - start,
+                        m.span.end - start,
+                        head.manifest.context_tokens,
+                    )
                 })
                 .collect();
             probs.extend(head.predict(&x));

@@ -123,6 +123,7 @@ pub fn train_entities(
         tuned_layers: params.layers,
         lora_rank: params.adapt.rank(),
         one_pass: true,
+        context_tokens: 0,
         encoder_top: None,
         training: serde_json::Value::Null,
     };

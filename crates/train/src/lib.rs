@@ -404,6 +404,7 @@ pub fn train_sentiment(
         tuned_layers: 0,
         lora_rank: 0,
         one_pass: false,
+        context_tokens: 0,
         encoder_top: None,
         training: serde_json::Value::Null,
     };
@@ -622,6 +623,7 @@ pub fn train_target(
         tuned_layers: 0,
         lora_rank: 0,
         one_pass: false,
+        context_tokens: 0,
         encoder_top: None,
         training: serde_json::Value::Null,
     };

@@ -254,7 +254,7 @@ pub fn one_pass_probabilities(
     for m in &map {
         let (g, k) = m.ok_or("an example was not grouped")?;
         let t = groups[g].targets[k];
-        x.push(states[g].target_features(t.start, t.end));
+        x.push(states[g].target_features(t.start, t.end, head.manifest.context_tokens));
     }
     Ok(head.predict(&x))
 }
@@ -404,6 +404,7 @@ pub fn train_stance(
         tuned_layers: setup.params.layers,
         lora_rank: rank,
         one_pass: true,
+        context_tokens: 0,
         encoder_top: top,
         training: serde_json::Value::Null,
     };
@@ -422,7 +423,13 @@ pub fn train_stance(
         Some(&target_out.join(TOP_FILE)),
     )
     .map_err(|e| e.to_string())?;
-    let mut target_m = manifest("target-sentiment", 2 * dim, None);
+    let context = setup.params.context;
+    let mut target_m = manifest(
+        "target-sentiment",
+        if context > 0 { 3 } else { 2 } * dim,
+        None,
+    );
+    target_m.context_tokens = context;
     let mut sentence_m = manifest("sentence-sentiment", dim, Some(rel));
     std::fs::write(
         target_out.join("manifest.json"),
@@ -566,6 +573,7 @@ pub fn default_params(seed: i64, epochs: usize) -> Params {
         seed,
         target_classes: LABELS.len(),
         sentence_classes: LABELS.len(),
+        context: 0,
     }
 }
 
