@@ -206,7 +206,7 @@ impl BackendConfig for RustBertConfig {
         ("max_input_tokens", "largest chunk in tokens (default: the model's max_position_embeddings)"),
         ("prefix", "text put before every input (default: config.json's summarization prefix, e.g. T5's \"summarize: \")"),
         ("max_rounds", "most map-reduce rounds before the last pass truncates its input"),
-        ("generator", "\"own\" (stancepipe's beam/greedy search, transformers' semantics, cross-attention states not re-selected per step) or \"rust-bert\" (rust-bert's generate); the provenance model names it"),
+        ("generator", "\"own\" (stancepipe's beam/greedy search with `transformers`' semantics over its own decoder step for BART, Pegasus and T5: cross-attention keys and values computed once per document, never re-selected or copied per step) or \"rust-bert\" (rust-bert's generate); the provenance model names it"),
     ];
 }
 
