@@ -43,6 +43,17 @@ impl TargetFeatures {
 
 use stancepipe_core::{Doc, SentenceKind, Span};
 
+/// How many encoder-width vectors a one-pass target head reads: the
+/// sentence mean and the mention mean, and the local context's mean when
+/// `context > 0` ([`crate::TextStates::target_features`]).
+pub fn one_pass_target_parts(context: usize) -> usize {
+    if context > 0 {
+        3
+    } else {
+        2
+    }
+}
+
 /// The markers [`mark`] puts around a target; span pooling finds the
 /// target's tokens between them.
 pub const MARK_OPEN: &str = "<<";

@@ -256,7 +256,7 @@ fn features(
             target_y.push(t.class as i64);
         }
     }
-    let parts = if context > 0 { 3 } else { 2 };
+    let parts = crate::features::one_pass_target_parts(context) as i64;
     let targets = if owner.is_empty() {
         Tensor::zeros([0, parts * dim], (Kind::Float, Device::Cpu))
     } else {
@@ -346,7 +346,7 @@ pub fn fine_tune(
     };
     let target_vs = nn::VarStore::new(Device::Cpu);
     let sentence_vs = nn::VarStore::new(Device::Cpu);
-    let parts = if params.context > 0 { 3 } else { 2 };
+    let parts = crate::features::one_pass_target_parts(params.context) as i64;
     let target_head = head(&target_vs, parts * dim, params.target_classes);
     let sentence_head = head(&sentence_vs, dim, params.sentence_classes);
     let target_w = class_weights(

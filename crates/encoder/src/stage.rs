@@ -154,7 +154,11 @@ pub fn load_one_pass(
     let dir = ctx.resolve(head);
     let loaded = Head::load(&dir).map_err(|m| OptionError::new("head", m))?;
     let m = &loaded.manifest;
-    let want = if task == "sentence-sentiment" { 1 } else { 2 };
+    let want = if task == "sentence-sentiment" {
+        1
+    } else {
+        crate::features::one_pass_target_parts(m.context_tokens)
+    };
     if m.task != task || !m.one_pass {
         return Err(OptionError::new(
             "head",

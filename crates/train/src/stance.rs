@@ -426,7 +426,7 @@ pub fn train_stance(
     let context = setup.params.context;
     let mut target_m = manifest(
         "target-sentiment",
-        if context > 0 { 3 } else { 2 } * dim,
+        stancepipe_encoder::features::one_pass_target_parts(context) * dim,
         None,
     );
     target_m.context_tokens = context;
