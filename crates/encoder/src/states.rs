@@ -107,12 +107,6 @@ impl TextStates {
         span_rows(&self.offsets, start, end)
     }
 
-    /// The mean of the states of the tokens overlapping bytes `[start, end)`
-    /// (normalized as the model normalizes), or `None` when no token does.
-    pub fn span_mean(&self, start: usize, end: usize) -> Option<Vec<f32>> {
-        self.span_rows(start, end).map(|r| self.mean_of(r))
-    }
-
     /// A target head's features for the target at bytes `[start, end)`:
     /// the sentence embedding followed by the mean of the target's own token
     /// states (the sentence embedding again when no token covers it) and,
