@@ -70,7 +70,8 @@ enum Command {
     /// Check a pipeline configuration without running it.
     Validate(ConfigArgs),
     /// Train a classifier head on labeled data (see docs/quality.md).
-    Train(TrainArgs),
+    // Boxed: its many options would make every command as large.
+    Train(Box<TrainArgs>),
     /// Run pipelines on a gold corpus and score them (see docs/evaluation.md).
     Eval(eval_cmd::EvalArgs),
     /// List the registered stage kinds, their backends and options.
@@ -182,6 +183,15 @@ struct TrainArgs {
     /// mention only). Recorded in the manifest as `context_tokens`.
     #[arg(long, default_value_t = 0)]
     context_tokens: usize,
+    /// `stance` only: distil these heads (one directory, or several for an
+    /// ensemble, as `stance.head` takes them): on FinEntity, NewsMTSC and
+    /// --gold's mentions the target loss aims at the teacher's
+    /// probabilities mixed with the gold label (--teacher-weight).
+    #[arg(long, value_delimiter = ',')]
+    teacher: Vec<PathBuf>,
+    /// `stance` only: the teacher's share of that aim (0 to 1).
+    #[arg(long, default_value_t = 0.5)]
+    teacher_weight: f32,
     /// `stance` only: where the sentence head goes (default: `sentence`
     /// beside --out).
     #[arg(long)]
@@ -291,7 +301,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run_cmd::run(args, cli.quiet),
         Command::Validate(args) => validate(args),
-        Command::Train(args) => train(args, cli.quiet),
+        Command::Train(args) => train(*args, cli.quiet),
         Command::Eval(args) => eval_cmd::eval(args, cli.quiet),
         Command::Stages { format } => stages(format),
     };
@@ -604,7 +614,7 @@ fn train_stance(
     repo: &stancepipe_core::ModelRepo,
     quiet: bool,
 ) -> Result<u8, Failure> {
-    use stancepipe_train::stance::{default_params, StanceSetup, StanceSource};
+    use stancepipe_train::stance::{default_params, StanceSetup, StanceSource, Teacher};
     let gold_only = args.gold.is_some() && !args.with_data;
     let sources: Vec<StanceSource> = if gold_only {
         Vec::new()
@@ -644,13 +654,27 @@ fn train_stance(
             ),
         ));
     }
+    if !(0.0..=1.0).contains(&args.teacher_weight) {
+        return Err(Failure::new(
+            exit::CONFIG,
+            format!(
+                "--teacher-weight must be between 0 and 1, not {}",
+                args.teacher_weight
+            ),
+        ));
+    }
+    let teacher = (!args.teacher.is_empty()).then(|| Teacher {
+        encoder: args.encoder.clone(),
+        heads: args.teacher.clone(),
+        weight: args.teacher_weight,
+    });
     let gold = read_user_gold(args)?;
     let epochs = args.epochs.unwrap_or(3);
     let mut params = default_params(args.seed, epochs);
     params.batch = args.batch;
     params.context = args.context_tokens;
     let command = format!(
-        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {} --context-tokens {}{}{}",
+        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {} --context-tokens {}{}{}{}",
         args.data.display(),
         args.encoder,
         out.display(),
@@ -660,6 +684,19 @@ fn train_stance(
         args.batch,
         args.news_share,
         args.context_tokens,
+        if args.teacher.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " --teacher {} --teacher-weight {}",
+                args.teacher
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                args.teacher_weight
+            )
+        },
         if gold_only {
             String::new()
         } else {
@@ -685,6 +722,7 @@ fn train_stance(
             sentences: !gold_only,
             gold,
             news_share: args.news_share,
+            teacher,
             params,
         },
         &command,

@@ -5,8 +5,10 @@
 //! ([`TextStates::target_features`]),
 //! and a sentence head over the sentence mean ([`TextStates::mean`]),
 //! trained together on texts that carry target labels, a sentence label, or
-//! both. Inference reads both heads from the same states, so training sees
-//! exactly what the stages see (one window per text: [`StatesEncoder::encode_one_window`]).
+//! both; a target may aim at a distribution instead of its class
+//! ([`Target::soft`], for distilling a teacher). Inference reads both heads
+//! from the same states, so training sees exactly what the stages see (one
+//! window per text: [`StatesEncoder::encode_one_window`]).
 //!
 //! [`TextStates::target_features`]: crate::TextStates::target_features
 //! [`TextStates::mean`]: crate::TextStates::mean
@@ -38,7 +40,16 @@ pub struct Target {
     pub class: usize,
     pub weight: f32,
     pub source: usize,
+    /// The distribution over the three target classes that the loss aims
+    /// at instead of the one-hot `class` (distillation: a teacher's
+    /// probabilities mixed with the gold label). `class` still picks the
+    /// class weight and the dev figures.
+    pub soft: Option<[f32; SOFT_CLASSES]>,
 }
+
+/// Classes of a [`Target::soft`] distribution (the target head's three:
+/// positive, negative, neutral).
+pub const SOFT_CLASSES: usize = 3;
 
 /// Settings of a multi-task fit.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -205,6 +216,9 @@ fn batches(items: &[Item], size: usize) -> Vec<Vec<usize>> {
 struct Features {
     targets: Tensor,
     target_y: Vec<i64>,
+    /// The loss's aim per target, `[targets, classes]` flattened: one-hot
+    /// at the class, or its [`Target::soft`].
+    target_q: Vec<f32>,
     target_w: Vec<f32>,
     target_source: Vec<usize>,
     sentences: Tensor,
@@ -216,9 +230,10 @@ fn features(
     top: &crate::tuned::Top,
     items: &[Item],
     b: &[usize],
-    context: usize,
+    params: &Params,
     train: bool,
 ) -> Features {
+    let (context, classes) = (params.context, params.target_classes);
     let refs: Vec<&Tensor> = b.iter().map(|&i| &items[i].states).collect();
     let (h, mask) = batch(&refs);
     let hid = top.forward_t(&h, &mask, train);
@@ -236,6 +251,7 @@ fn features(
     let mut around = Vec::new();
     let mut owner = Vec::new();
     let mut target_y = Vec::new();
+    let mut target_q = Vec::new();
     let mut target_w = Vec::new();
     let mut target_source = Vec::new();
     let row_of = |r: usize, rows: std::ops::Range<usize>| {
@@ -254,6 +270,10 @@ fn features(
             }
             owner.push(r as i64);
             target_y.push(t.class as i64);
+            match t.soft {
+                Some(q) => target_q.extend(q),
+                None => target_q.extend((0..classes).map(|c| f32::from(u8::from(c == t.class)))),
+            }
         }
     }
     let parts = crate::features::one_pass_target_parts(context) as i64;
@@ -293,11 +313,46 @@ fn features(
     Features {
         targets,
         target_y,
+        target_q,
         target_w,
         target_source,
         sentences,
         sentence_y,
     }
+}
+
+/// The target head's loss: -sum(q log p) against each aim `q`
+/// ([`Features::target_q`]), weighted by the class weight `w` of the gold
+/// class and by the target's own weight (`each`), normalized by the batch's
+/// total weight. With one-hot aims this is torch's class-weighted
+/// cross-entropy with per-example weights.
+fn target_loss(logits: &Tensor, (y, q): (&[i64], &[f32]), w: &Tensor, each: &[f32]) -> Tensor {
+    if y.is_empty() {
+        return Tensor::zeros([], (Kind::Float, Device::Cpu));
+    }
+    let q = Tensor::from_slice(q).view([y.len() as i64, -1]);
+    let per = -(q * logits.log_softmax(-1, Kind::Float)).sum_dim_intlist(
+        [-1i64].as_slice(),
+        false,
+        Kind::Float,
+    );
+    let weights = w.index_select(0, &Tensor::from_slice(y)) * Tensor::from_slice(each);
+    (per * &weights).sum(Kind::Float) / weights.sum(Kind::Float).clamp_min(1e-12)
+}
+
+/// The sentence head's loss: cross-entropy weighted by class (torch's
+/// weighted mean); 0 for a batch without sentence labels.
+fn sentence_loss(logits: &Tensor, y: &[i64], w: &Tensor) -> Tensor {
+    if y.is_empty() {
+        return Tensor::zeros([], (Kind::Float, Device::Cpu));
+    }
+    logits.cross_entropy_loss(
+        &Tensor::from_slice(y),
+        Some(w),
+        tch::Reduction::Mean,
+        -100,
+        0.0,
+    )
 }
 
 fn argmax_rows(logits: &Tensor) -> Vec<usize> {
@@ -318,6 +373,17 @@ pub fn fine_tune(
     score: impl Fn(&Predictions) -> f64,
     progress: &dyn Fn(&str, usize, usize),
 ) -> Result<Trained, String> {
+    let soft = train
+        .iter()
+        .chain(dev)
+        .flat_map(|e| &e.targets)
+        .any(|t| t.soft.is_some());
+    if soft && params.target_classes != SOFT_CLASSES {
+        return Err(format!(
+            "soft targets cover {SOFT_CLASSES} classes but the target head has {}",
+            params.target_classes
+        ));
+    }
     tch::manual_seed(params.seed);
     let spec = Spec {
         layers: params.layers,
@@ -381,7 +447,7 @@ pub fn fine_tune(
         tch::no_grad(|| {
             let mut p = Predictions::default();
             for b in &dev_batches {
-                let f = features(&enc, top, &dev_items, b, params.context, false);
+                let f = features(&enc, top, &dev_items, b, &params, false);
                 p.target_gold.extend(f.target_y.iter().map(|&y| y as usize));
                 p.target_pred
                     .extend(argmax_rows(&target_head.forward(&f.targets)));
@@ -393,22 +459,6 @@ pub fn fine_tune(
             }
             p
         })
-    };
-    // Cross-entropy weighted by class and by each example's own weight,
-    // normalized by the batch's total weight (as torch's weighted mean).
-    let ce = |logits: Tensor, y: &[i64], w: &Tensor, each: Option<&[f32]>| {
-        if y.is_empty() {
-            return Tensor::zeros([], (Kind::Float, Device::Cpu));
-        }
-        let y = Tensor::from_slice(y);
-        let mut per = logits.cross_entropy_loss(&y, Some(w), tch::Reduction::None, -100, 0.0);
-        let mut weights = w.index_select(0, &y);
-        if let Some(e) = each {
-            let e = Tensor::from_slice(e);
-            weights *= &e;
-            per *= &e;
-        }
-        per.sum(Kind::Float) / weights.sum(Kind::Float).clamp_min(1e-12)
     };
     let mut history = Vec::new();
     // (epoch, score, variables of the top layers and of the two heads)
@@ -422,20 +472,19 @@ pub fn fine_tune(
         for (done, &bi) in perm.iter().enumerate() {
             let b = &train_batches[bi as usize];
             let f = if epoch == 0 {
-                tch::no_grad(|| features(&enc, top, &train_items, b, params.context, false))
+                tch::no_grad(|| features(&enc, top, &train_items, b, &params, false))
             } else {
-                features(&enc, top, &train_items, b, params.context, true)
+                features(&enc, top, &train_items, b, &params, true)
             };
-            let loss = ce(
-                target_head.forward(&f.targets),
-                &f.target_y,
+            let loss = target_loss(
+                &target_head.forward(&f.targets),
+                (&f.target_y, &f.target_q),
                 &target_w,
-                Some(&f.target_w),
-            ) + ce(
-                sentence_head.forward(&f.sentences),
+                &f.target_w,
+            ) + sentence_loss(
+                &sentence_head.forward(&f.sentences),
                 &f.sentence_y,
                 &sentence_w,
-                None,
             );
             opt_top.zero_grad();
             opt_t.zero_grad();
@@ -474,4 +523,55 @@ pub fn fine_tune(
         epoch,
         history,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(t: &Tensor) -> f64 {
+        t.double_value(&[])
+    }
+
+    #[test]
+    fn one_hot_aims_give_the_weighted_cross_entropy() {
+        let logits = Tensor::from_slice(&[2.0f32, -1.0, 0.5, 0.1, 0.3, -2.0]).view([2, 3]);
+        let w = Tensor::from_slice(&[1.0f32, 3.0, 0.5]);
+        let y = [1i64, 0];
+        let q = [0.0f32, 1.0, 0.0, 1.0, 0.0, 0.0];
+        let each = [2.0f32, 1.0];
+        let ours = value(&target_loss(&logits, (&y, &q), &w, &each));
+        // By hand: weights 3*2 and 1*1; -log p of the gold class per row.
+        let lp = logits.log_softmax(-1, Kind::Float);
+        let (a, b) = (-lp.double_value(&[0, 1]), -lp.double_value(&[1, 0]));
+        let expected = (6.0 * a + 1.0 * b) / 7.0;
+        assert!((ours - expected).abs() < 1e-5, "{ours} vs {expected}");
+        // Without per-example weights it is torch's weighted mean.
+        let torch = value(&sentence_loss(&logits, &y, &w));
+        let flat = value(&target_loss(&logits, (&y, &q), &w, &[1.0, 1.0]));
+        assert!((torch - flat).abs() < 1e-5, "{torch} vs {flat}");
+    }
+
+    #[test]
+    fn a_soft_aim_pulls_toward_its_distribution() {
+        // One target, gold class 0; a soft aim that puts half its mass on
+        // class 2 is minimized by logits that give class 2 that mass, where
+        // the one-hot aim is not.
+        let w = Tensor::from_slice(&[1.0f32, 1.0, 1.0]);
+        let soft = [0.5f32, 0.0, 0.5];
+        let hard = [1.0f32, 0.0, 0.0];
+        let confident = Tensor::from_slice(&[5.0f32, -5.0, -5.0]).view([1, 3]);
+        let split = Tensor::from_slice(&[0.0f32, -5.0, 0.0]).view([1, 3]);
+        let loss = |l: &Tensor, q: &[f32]| value(&target_loss(l, (&[0], q), &w, &[1.0]));
+        assert!(loss(&split, &soft) < loss(&confident, &soft));
+        assert!(loss(&confident, &hard) < loss(&split, &hard));
+    }
+
+    #[test]
+    fn empty_batches_cost_nothing() {
+        let w = Tensor::from_slice(&[1.0f32, 1.0, 1.0]);
+        let none = Tensor::zeros([0, 3], (Kind::Float, Device::Cpu));
+        assert_eq!(value(&target_loss(&none, (&[], &[]), &w, &[])), 0.0);
+        assert_eq!(value(&sentence_loss(&none, &[], &w)), 0.0);
+    }
 }

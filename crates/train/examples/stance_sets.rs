@@ -3,8 +3,9 @@
 //! target set's test part, the way the stage reads mentions: each example
 //! becomes a one-sentence document whose tracked company is the target (a
 //! target absent from its text is appended after `[SEP]`, as in training),
-//! read by `TargetModel::read`. Prints macro-F1 per set with VADER on the
-//! text beside it. Developer tool for docs/quality.md:
+//! read by `TargetModel::read` (`stance::one_target_doc`). Prints macro-F1
+//! per set with VADER on the text beside it. Developer tool for
+//! docs/quality.md:
 //!
 //! ```sh
 //! cargo run --release -p stancepipe-train --example stance_sets -- ../shared/data <head directory>...
@@ -13,34 +14,15 @@
 //! `STANCE_SETS=vast,semeval` only those sources.
 
 use stancepipe_classify::vader::{polarity_scores, Lexicon};
-use stancepipe_core::{BuildContext, Doc, Entity, Mention, SentenceKind, Span};
-use stancepipe_encoder::features;
-use stancepipe_eval::datasets::{Split, StanceExample};
+use stancepipe_core::{BuildContext, Doc};
+use stancepipe_eval::datasets::Split;
 use stancepipe_eval::ClassReport;
 use stancepipe_stance::target::TargetModel;
-use stancepipe_train::stance::StanceSource;
+use stancepipe_train::stance::{one_target_doc, StanceSource};
 use stancepipe_train::DataDir;
 use std::path::PathBuf;
 
 const LABELS: [&str; 3] = ["positive", "negative", "neutral"];
-
-/// One document per example: its text (target appended when absent) as one
-/// content sentence, the target as the one mention of company "T".
-fn doc(i: usize, e: &StanceExample) -> Doc {
-    let (text, spans) = features::with_targets(&e.text, &[(e.target.as_str(), e.span)]);
-    let (start, end) = spans[0];
-    let mut d = Doc::from_sentences(i.to_string(), &[(text.as_str(), SentenceKind::Content)]);
-    d.entities.push(Entity::new(
-        "T",
-        vec![Mention {
-            span: Span::new(start, end),
-            sentence: 0,
-            alias: "T".into(),
-            reference: false,
-        }],
-    ));
-    d
-}
 
 fn macro_f1(gold: &[&str], pred: &[&str]) -> f64 {
     let pairs: Vec<(String, String)> = gold
@@ -86,7 +68,11 @@ fn main() -> Result<(), String> {
             source.tests(&data)?
         };
         for (name, set) in sets {
-            let docs: Vec<Doc> = set.iter().enumerate().map(|(i, e)| doc(i, e)).collect();
+            let docs: Vec<Doc> = set
+                .iter()
+                .enumerate()
+                .map(|(i, e)| one_target_doc(i, e))
+                .collect();
             let mut pred = Vec::with_capacity(set.len());
             for chunk in docs.chunks(256) {
                 let (_, probs) = model.read(chunk, 64).map_err(|e| e.to_string())?;

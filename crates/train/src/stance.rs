@@ -17,12 +17,14 @@ use crate::{
 };
 use serde_json::json;
 use stancepipe_classify::vader::Lexicon;
-use stancepipe_encoder::multitask::{self, Example, Params, Predictions, Target};
+use stancepipe_core::{BuildContext, Doc, Entity, Mention, SentenceKind, Span};
+use stancepipe_encoder::multitask::{self, Example, Params, Predictions, Target, SOFT_CLASSES};
 use stancepipe_encoder::tuned::TOP_FILE;
 use stancepipe_encoder::{features, Adapt, Embed, Head, Manifest, Pooling, Spec, StatesEncoder};
 use stancepipe_eval::datasets::{self, LabeledText, Split, StanceExample, TargetExample};
+use stancepipe_stance::target::TargetModel;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// A labeled source of targets with their stance (or sentiment) labels.
@@ -73,10 +75,17 @@ impl StanceSource {
     /// news (closest to what the pipeline reads) `news_share` times
     /// ([`DEFAULT_NEWS_SHARE`] unless `--news-share`).
     pub fn share(self, news_share: f64) -> f64 {
-        match self {
-            StanceSource::FinEntity | StanceSource::NewsMtsc => news_share,
-            _ => 1.0,
+        if self.is_news() {
+            news_share
+        } else {
+            1.0
         }
+    }
+
+    /// A set of sentiment toward entities in news (FinEntity, NewsMTSC):
+    /// closest to what the pipeline reads, and what a teacher distils.
+    pub fn is_news(self) -> bool {
+        matches!(self, StanceSource::FinEntity | StanceSource::NewsMtsc)
     }
 
     /// Most training examples taken from this source (evenly spaced), so
@@ -177,6 +186,7 @@ pub fn group(
     examples: &[StanceExample],
     max_appended: usize,
     (source, weight): (usize, f32),
+    soft: Option<&[[f32; SOFT_CLASSES]]>,
 ) -> (Vec<Example>, Vec<Option<(usize, usize)>>) {
     let mut by_text: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut order: Vec<&str> = Vec::new();
@@ -221,6 +231,7 @@ pub fn group(
                     class: class(&examples[i].label),
                     weight,
                     source,
+                    soft: soft.map(|q| q[i]),
                 })
                 .collect(),
             sentence: None,
@@ -230,6 +241,91 @@ pub fn group(
         }
     }
     (out, map)
+}
+
+/// One example as a one-sentence document whose one tracked company
+/// ("T") is the example's target (appended after `[SEP]` when absent from
+/// the text, as in training): how the stance stage's [`TargetModel`]
+/// reads an example.
+pub fn one_target_doc(id: usize, e: &StanceExample) -> Doc {
+    let (text, spans) = features::with_targets(&e.text, &[(e.target.as_str(), e.span)]);
+    let (start, end) = spans[0];
+    let mut d = Doc::from_sentences(id.to_string(), &[(text.as_str(), SentenceKind::Content)]);
+    d.entities.push(Entity::new(
+        "T",
+        vec![Mention {
+            span: Span::new(start, end),
+            sentence: 0,
+            alias: "T".into(),
+            reference: false,
+        }],
+    ));
+    d
+}
+
+/// A teacher to distil (`--teacher`): a target model as the stance stage
+/// takes it (one head or an ensemble). On the news sources' training
+/// examples (and the user's gold mentions) the target head's loss aims at
+/// `weight` × the teacher's probabilities + (1 − `weight`) × the gold label.
+#[derive(Debug, Clone)]
+pub struct Teacher {
+    /// `encoder` and `head` as the stance stage takes them.
+    pub encoder: String,
+    pub heads: Vec<PathBuf>,
+    pub weight: f32,
+}
+
+/// The distillation aims of `examples`: the teacher's class probabilities
+/// mixed with each gold label (see [`Teacher`]).
+pub fn teacher_aims(
+    model: &TargetModel,
+    weight: f32,
+    examples: &[StanceExample],
+    progress: Progress,
+) -> Result<Vec<[f32; SOFT_CLASSES]>, String> {
+    if model.labels() != LABELS {
+        return Err(format!(
+            "the teacher's labels are {:?}, not {:?}",
+            model.labels(),
+            LABELS
+        ));
+    }
+    let mut aims = Vec::with_capacity(examples.len());
+    for (c, chunk) in examples.chunks(256).enumerate() {
+        let docs: Vec<Doc> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, e)| one_target_doc(i, e))
+            .collect();
+        let (read, probs) = model.read(&docs, 64).map_err(|e| e.to_string())?;
+        let mut of_doc: Vec<Option<&Vec<f32>>> = vec![None; chunk.len()];
+        for (m, p) in read.iter().zip(&probs) {
+            of_doc[m.doc] = Some(p);
+        }
+        for (e, p) in chunk.iter().zip(of_doc) {
+            let p = p.ok_or_else(|| {
+                format!("the teacher did not read {:?} in {:?}", e.target, e.text)
+            })?;
+            aims.push(aim(p, class(&e.label), weight));
+        }
+        progress(
+            "teacher",
+            (c * 256 + chunk.len()).min(examples.len()),
+            examples.len(),
+        );
+    }
+    Ok(aims)
+}
+
+/// `weight` × the teacher's probabilities `p` + (1 − `weight`) × one-hot
+/// at `gold`.
+fn aim(p: &[f32], gold: usize, weight: f32) -> [f32; SOFT_CLASSES] {
+    let mut q = [0f32; SOFT_CLASSES];
+    for (k, q) in q.iter_mut().enumerate() {
+        let teacher = p.get(k).copied().unwrap_or(0.0);
+        *q = weight * teacher + (1.0 - weight) * f32::from(u8::from(k == gold));
+    }
+    q
 }
 
 /// Appended targets per text in training (VAST has up to a dozen topics a
@@ -247,7 +343,7 @@ pub fn one_pass_probabilities(
     if examples.is_empty() {
         return Ok(Vec::new());
     }
-    let (groups, map) = group(examples, usize::MAX, (0, 1.0));
+    let (groups, map) = group(examples, usize::MAX, (0, 1.0), None);
     let texts: Vec<&str> = groups.iter().map(|g| g.text.as_str()).collect();
     let states = enc.states(&texts, 64)?;
     let mut x = Vec::with_capacity(examples.len());
@@ -272,6 +368,9 @@ pub struct StanceSetup {
     pub gold: Option<UserData>,
     /// The loss share of FinEntity and of NewsMTSC each (a stance set's is 1).
     pub news_share: f64,
+    /// Distil a teacher's probabilities on the news sources and the gold
+    /// mentions.
+    pub teacher: Option<Teacher>,
     pub params: Params,
 }
 
@@ -328,17 +427,39 @@ pub fn train_stance(
         shares.push(setup.news_share);
     }
     let total_share: f64 = shares.iter().sum();
+    let teacher = match &setup.teacher {
+        Some(t) => {
+            let ctx = BuildContext {
+                base_dir: ".".into(),
+                companies: Vec::new(),
+            };
+            let model = TargetModel::load(&t.encoder, &t.heads, &ctx)
+                .map_err(|e| format!("--teacher: {}", e.message))?;
+            Some((model, t.weight))
+        }
+        None => None,
+    };
+    let mut distilled = Vec::new();
     let mut train_ex = Vec::new();
     let mut weights = serde_json::Map::new();
     for (i, part) in parts.iter().enumerate() {
         let w = (shares[i] / total_share * train.len() as f64 / part.len().max(1) as f64) as f32;
         weights.insert(names[i].clone(), json!(w));
-        train_ex.extend(group(part, TRAIN_APPENDED, (i, w)).0);
+        let news = names[i] == "gold" || setup.sources.get(i).is_some_and(|s| s.is_news());
+        let aims = match &teacher {
+            Some((model, weight)) if news => {
+                distilled.push(names[i].clone());
+                Some(teacher_aims(model, *weight, part, progress)?)
+            }
+            _ => None,
+        };
+        train_ex.extend(group(part, TRAIN_APPENDED, (i, w), aims.as_deref()).0);
     }
+    drop(teacher);
     let dev_all: Vec<StanceExample> = dev_parts.iter().flat_map(|(_, d)| d.clone()).collect();
     let mut dev_ex = Vec::new();
     for (i, (_, d)) in dev_parts.iter().enumerate() {
-        dev_ex.extend(group(d, usize::MAX, (i, 1.0)).0);
+        dev_ex.extend(group(d, usize::MAX, (i, 1.0), None).0);
     }
     let sentence_examples = |v: Vec<LabeledText>| -> Vec<Example> {
         v.into_iter()
@@ -519,7 +640,10 @@ pub fn train_stance(
                  "gold": gold.map(UserData::describe),
                  "sizes": sizes, "train_texts": train_ex.len(), "train_targets": targets_train,
                  "source_loss_weights": weights,
-                 "note": "stance labels mapped favor -> positive, against -> negative, none -> neutral; a target not in its text is appended after [SEP]; at most 4 appended targets per training text; each source's loss weight gives it its share (finentity, newsmtsc and gold data news_share, the others 1) whatever its size", "news_share": setup.news_share},
+                 "note": "stance labels mapped favor -> positive, against -> negative, none -> neutral; a target not in its text is appended after [SEP]; at most 4 appended targets per training text; each source's loss weight gives it its share (finentity, newsmtsc and gold data news_share, the others 1) whatever its size", "news_share": setup.news_share,
+                 "teacher": setup.teacher.as_ref().map(|t| json!({
+                     "heads": t.heads, "weight": t.weight, "distilled": distilled,
+                     "note": "on the distilled sources the target loss aims at weight x the teacher's probabilities + (1 - weight) x the gold label"}))},
         "fit": {"method": format!("rank-{} LoRA adapters on the top {} layers, a target head and a sentence head trained together", rank, p.layers),
                 "epochs": p.epochs, "batch": p.batch, "lr_encoder": p.lr_encoder, "lr_head": p.lr_head,
                 "weight_decay": p.weight_decay, "seed": p.seed,
@@ -598,7 +722,7 @@ mod tests {
             ex("Trump is great", "Hillary", None, "negative"),
             ex("Other text", "topic", None, "neutral"),
         ];
-        let (g, map) = group(&v, 4, (0, 1.0));
+        let (g, map) = group(&v, 4, (0, 1.0), None);
         assert_eq!(g.len(), 2);
         assert_eq!(map, vec![Some((0, 0)), Some((0, 1)), Some((1, 0))]);
         let t = g[0].targets[1];
@@ -608,10 +732,53 @@ mod tests {
         let t0 = g[0].targets[0];
         assert_eq!(&g[0].text[t0.start..t0.end], "Trump");
         // The cap drops appended targets beyond it, never in-text ones.
-        let (g, map) = group(&v, 0, (0, 1.0));
+        let (g, map) = group(&v, 0, (0, 1.0), None);
         assert_eq!(g[0].targets.len(), 1);
         assert_eq!(map, vec![Some((0, 0)), None, None]);
         assert!(g[1].targets.is_empty());
+    }
+
+    #[test]
+    fn soft_aims_follow_their_examples_into_the_groups() {
+        let v = vec![
+            ex("Acme beats Initech", "Initech", Some((11, 18)), "negative"),
+            ex("Other text", "topic", None, "neutral"),
+            ex("Acme beats Initech", "Acme", Some((0, 4)), "positive"),
+        ];
+        let aims = [[0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.7, 0.2, 0.1]];
+        let (g, map) = group(&v, 4, (0, 1.0), Some(&aims));
+        for (i, m) in map.iter().enumerate() {
+            let (gi, k) = m.unwrap();
+            let t = g[gi].targets[k];
+            assert_eq!(&g[gi].text[t.start..t.end], v[i].target);
+            assert_eq!(t.soft, Some(aims[i]));
+        }
+        assert!(group(&v, 4, (0, 1.0), None).0[0].targets[0].soft.is_none());
+    }
+
+    #[test]
+    fn an_aim_mixes_the_teacher_with_the_gold_label() {
+        let q = aim(&[0.6, 0.3, 0.1], 1, 0.5);
+        let want = [0.3, 0.65, 0.05];
+        for k in 0..3 {
+            assert!((q[k] - want[k]).abs() < 1e-6, "{q:?}");
+        }
+        assert_eq!(aim(&[0.6, 0.3, 0.1], 2, 0.0), [0.0, 0.0, 1.0]);
+        assert!((aim(&[0.6, 0.3, 0.1], 2, 1.0)[0] - 0.6).abs() < 1e-6);
+    }
+
+    #[test]
+    fn one_target_doc_tracks_the_target_where_it_is_shown() {
+        let d = one_target_doc(
+            3,
+            &ex("Acme beats Initech", "Initech", Some((11, 18)), "negative"),
+        );
+        let m = &d.entities[0].mentions[0];
+        assert_eq!(&d.text[m.span.start..m.span.end], "Initech");
+        let d = one_target_doc(4, &ex("Prices rise", "inflation", None, "negative"));
+        let m = &d.entities[0].mentions[0];
+        assert_eq!(&d.text[m.span.start..m.span.end], "inflation");
+        assert!(d.text.starts_with("Prices rise"));
     }
 
     #[test]
