@@ -324,3 +324,57 @@ min_mentions = 1
 
     assert_eq!(files(&heads), shipped, "the shipped heads are untouched");
 }
+
+/// `train stance --teacher`: the teacher (here the shipped one-pass model)
+/// reads the gold mentions, the manifest says what was distilled, and a
+/// teacher weight outside [0, 1] or a teacher that is not a model is
+/// refused in one line.
+#[test]
+fn distils_a_teacher_on_user_gold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stance_dir = tmp.path().join("m/stance");
+    let stance_arg = stance_dir.to_str().unwrap();
+    let train = |extra: &[&str]| {
+        let mut a = vec![
+            "train", "stance", "--gold", GOLD, "--dev", DEV, "--epochs", "1", "--batch", "8",
+            "--out", stance_arg, "--quiet", "--force",
+        ];
+        a.extend(extra);
+        stancepipe(&a, None)
+    };
+    let out = train(&[
+        "--teacher",
+        "models/heads/stance",
+        "--teacher-weight",
+        "0.25",
+    ]);
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    let t = &manifest(&stance_dir)["training"];
+    let teacher = &t["data"]["teacher"];
+    assert_eq!(teacher["distilled"], serde_json::json!(["gold"]));
+    assert_eq!(teacher["weight"], 0.25);
+    assert_eq!(teacher["heads"], serde_json::json!(["models/heads/stance"]));
+    assert!(t["command"]
+        .as_str()
+        .unwrap()
+        .contains("--teacher models/heads/stance --teacher-weight 0.25"));
+
+    for (extra, what) in [
+        (
+            &[
+                "--teacher",
+                "models/heads/stance",
+                "--teacher-weight",
+                "1.5",
+            ][..],
+            "--teacher-weight",
+        ),
+        (&["--teacher", "no/such/head"][..], "--teacher"),
+    ] {
+        let out = train(extra);
+        assert_ne!(out.code, 0, "{what}: {}", out.stdout);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{what}: {}", out.stderr);
+        assert!(lines[0].contains(what), "{what}: {}", lines[0]);
+    }
+}
