@@ -327,8 +327,8 @@ min_mentions = 1
 
 /// `train stance --teacher`: the teacher (here the shipped one-pass model)
 /// reads the gold mentions, the manifest says what was distilled, and a
-/// teacher weight outside [0, 1] or a teacher that is not a model is
-/// refused in one line.
+/// teacher weight outside [0, 1], a teacher that is not a model and
+/// `--transfer` without a teacher are each refused in one line.
 #[test]
 fn distils_a_teacher_on_user_gold() {
     let tmp = tempfile::tempdir().unwrap();
@@ -370,6 +370,7 @@ fn distils_a_teacher_on_user_gold() {
             "--teacher-weight",
         ),
         (&["--teacher", "no/such/head"][..], "--teacher"),
+        (&["--transfer"][..], "--transfer needs --teacher"),
     ] {
         let out = train(extra);
         assert_ne!(out.code, 0, "{what}: {}", out.stdout);

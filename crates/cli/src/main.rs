@@ -192,6 +192,11 @@ struct TrainArgs {
     /// `stance` only: the teacher's share of that aim (0 to 1).
     #[arg(long, default_value_t = 0.5)]
     teacher_weight: f32,
+    /// `stance` only, with --teacher: also distil it on unlabeled entity
+    /// mentions in news (PerSenT's train part, FiNER-ORD's train
+    /// organizations), where its probabilities alone are the aim.
+    #[arg(long)]
+    transfer: bool,
     /// `stance` only: where the sentence head goes (default: `sentence`
     /// beside --out).
     #[arg(long)]
@@ -663,6 +668,12 @@ fn train_stance(
             ),
         ));
     }
+    if args.transfer && args.teacher.is_empty() {
+        return Err(Failure::new(
+            exit::CONFIG,
+            "--transfer needs --teacher (its mentions are unlabeled)",
+        ));
+    }
     let teacher = (!args.teacher.is_empty()).then(|| Teacher {
         encoder: args.encoder.clone(),
         heads: args.teacher.clone(),
@@ -688,13 +699,14 @@ fn train_stance(
             String::new()
         } else {
             format!(
-                " --teacher {} --teacher-weight {}",
+                " --teacher {} --teacher-weight {}{}",
                 args.teacher
                     .iter()
                     .map(|p| p.display().to_string())
                     .collect::<Vec<_>>()
                     .join(","),
-                args.teacher_weight
+                args.teacher_weight,
+                if args.transfer { " --transfer" } else { "" }
             )
         },
         if gold_only {
@@ -723,6 +735,7 @@ fn train_stance(
             gold,
             news_share: args.news_share,
             teacher,
+            transfer: args.transfer,
             params,
         },
         &command,

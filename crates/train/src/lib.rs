@@ -21,6 +21,7 @@ pub mod document;
 pub mod entities;
 pub mod gold;
 pub mod stance;
+pub mod transfer;
 
 use serde_json::json;
 use stancepipe_classify::vader::{self, Lexicon};

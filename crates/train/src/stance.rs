@@ -371,8 +371,18 @@ pub struct StanceSetup {
     /// Distil a teacher's probabilities on the news sources and the gold
     /// mentions.
     pub teacher: Option<Teacher>,
+    /// Distil the teacher on unlabeled news mentions too
+    /// ([`crate::transfer`]), as one more source with a stance set's share.
+    pub transfer: bool,
     pub params: Params,
 }
+
+/// The transfer set's name in the manifest.
+const TRANSFER: &str = "transfer";
+
+/// Most transfer examples (evenly spaced), so that the teacher's pass and an
+/// epoch stay within an hour here.
+const TRANSFER_CAP: usize = 4000;
 
 /// FinEntity's and NewsMTSC's share of the target loss unless `--news-share`.
 pub const DEFAULT_NEWS_SHARE: f64 = 2.0;
@@ -426,7 +436,21 @@ pub fn train_stance(
         names.push("gold".into());
         shares.push(setup.news_share);
     }
+    // The labeled parts: what the dev score weighs (the transfer set has no dev part).
+    let labeled = parts.len();
+    let labeled_share: f64 = shares.iter().sum();
+    if setup.transfer {
+        if setup.teacher.is_none() {
+            return Err("--transfer needs --teacher (its mentions are unlabeled)".into());
+        }
+        let t = thin(crate::transfer::news_mentions(data)?, TRANSFER_CAP);
+        sizes.insert(TRANSFER.into(), json!({"train": t.len(), "dev": 0}));
+        parts.push(t);
+        names.push(TRANSFER.into());
+        shares.push(1.0);
+    }
     let total_share: f64 = shares.iter().sum();
+    let total_examples: usize = parts.iter().map(Vec::len).sum();
     let teacher = match &setup.teacher {
         Some(t) => {
             let ctx = BuildContext {
@@ -443,10 +467,15 @@ pub fn train_stance(
     let mut train_ex = Vec::new();
     let mut weights = serde_json::Map::new();
     for (i, part) in parts.iter().enumerate() {
-        let w = (shares[i] / total_share * train.len() as f64 / part.len().max(1) as f64) as f32;
+        let w = (shares[i] / total_share * total_examples as f64 / part.len().max(1) as f64) as f32;
         weights.insert(names[i].clone(), json!(w));
         let news = names[i] == "gold" || setup.sources.get(i).is_some_and(|s| s.is_news());
         let aims = match &teacher {
+            // Unlabeled: the teacher's probabilities are the whole aim.
+            Some((model, _)) if i >= labeled => {
+                distilled.push(names[i].clone());
+                Some(teacher_aims(model, 1.0, part, progress)?)
+            }
             Some((model, weight)) if news => {
                 distilled.push(names[i].clone());
                 Some(teacher_aims(model, *weight, part, progress)?)
@@ -489,7 +518,7 @@ pub fn train_stance(
     // (weighted by the sources' shares) and the sentence head's.
     let score = |p: &Predictions| {
         let mut t = 0.0;
-        for (i, share) in shares.iter().enumerate() {
+        for (i, share) in shares[..labeled].iter().enumerate() {
             let (g, q): (Vec<usize>, Vec<usize>) = p
                 .target_source
                 .iter()
@@ -497,7 +526,7 @@ pub fn train_stance(
                 .filter(|(s, _)| **s == i)
                 .map(|(_, (g, q))| (*g, *q))
                 .unzip();
-            t += share / total_share * report(&g, &q).macro_f1;
+            t += share / labeled_share * report(&g, &q).macro_f1;
         }
         if p.sentence_gold.is_empty() {
             t
@@ -643,7 +672,7 @@ pub fn train_stance(
                  "note": "stance labels mapped favor -> positive, against -> negative, none -> neutral; a target not in its text is appended after [SEP]; at most 4 appended targets per training text; each source's loss weight gives it its share (finentity, newsmtsc and gold data news_share, the others 1) whatever its size", "news_share": setup.news_share,
                  "teacher": setup.teacher.as_ref().map(|t| json!({
                      "heads": t.heads, "weight": t.weight, "distilled": distilled,
-                     "note": "on the distilled sources the target loss aims at weight x the teacher's probabilities + (1 - weight) x the gold label"}))},
+                     "note": "on the distilled sources the target loss aims at weight x the teacher's probabilities + (1 - weight) x the gold label; on the unlabeled transfer set at the teacher's probabilities alone"}))},
         "fit": {"method": format!("rank-{} LoRA adapters on the top {} layers, a target head and a sentence head trained together", rank, p.layers),
                 "epochs": p.epochs, "batch": p.batch, "lr_encoder": p.lr_encoder, "lr_head": p.lr_head,
                 "weight_decay": p.weight_decay, "seed": p.seed,
