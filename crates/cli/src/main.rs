@@ -678,6 +678,7 @@ fn train_stance(
         encoder: args.encoder.clone(),
         heads: args.teacher.clone(),
         weight: args.teacher_weight,
+        transfer: args.transfer,
     });
     let gold = read_user_gold(args)?;
     let epochs = args.epochs.unwrap_or(3);
@@ -735,7 +736,6 @@ fn train_stance(
             gold,
             news_share: args.news_share,
             teacher,
-            transfer: args.transfer,
             params,
         },
         &command,

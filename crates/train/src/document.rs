@@ -12,7 +12,7 @@
 
 use crate::{report, summary, Progress};
 use serde_json::json;
-use stancepipe_core::{BuildContext, Doc, StageConfig, StanceLabel};
+use stancepipe_core::{BuildContext, Doc, Stage, StageConfig, StanceLabel};
 use stancepipe_eval::corpus::{self, GoldFormat};
 use stancepipe_eval::{GoldDoc, Split};
 use stancepipe_stance::document::{features, Aggregator, MentionProbs, FEATURES};
@@ -61,6 +61,30 @@ fn class(l: StanceLabel) -> usize {
     LABELS.iter().position(|x| *x == l).unwrap_or(2)
 }
 
+/// PerSenT's `split` part and a tokenize stage (built from `config`) that
+/// tracks each article's main entity as a company, as `eval` does.
+pub(crate) fn persent_part(
+    file: &Path,
+    split: Split,
+    config: &stancepipe_tokenize::TokenizeConfig,
+) -> Result<(Vec<GoldDoc>, Box<dyn Stage>), String> {
+    let set =
+        corpus::load(file, Some(GoldFormat::Persent), Some(split)).map_err(|e| e.to_string())?;
+    let ctx = BuildContext {
+        base_dir: PathBuf::from("."),
+        companies: corpus::companies(&[], &set.docs),
+    };
+    let tokenize = config
+        .build(&ctx)
+        .map_err(|e| format!("tokenize: {}: {}", e.key, e.message))?;
+    Ok((set.docs, tokenize))
+}
+
+/// A gold article as the pipeline first sees it: its text, no annotation.
+pub(crate) fn unread(g: &GoldDoc) -> Doc {
+    Doc::new(g.id.clone(), g.text.clone().unwrap_or_default())
+}
+
 /// Reads one part of PerSenT through the tokenize stage and the target
 /// model; one row per article.
 fn rows(
@@ -70,20 +94,15 @@ fn rows(
     model: &TargetModel,
     progress: Progress,
 ) -> Result<Vec<Row>, String> {
-    let set =
-        corpus::load(file, Some(GoldFormat::Persent), Some(split)).map_err(|e| e.to_string())?;
-    let gold: &[GoldDoc] = &set.docs;
-    let ctx = BuildContext {
-        base_dir: PathBuf::from("."),
-        companies: corpus::companies(&[], gold),
-    };
-    let tokenize = stancepipe_tokenize::TokenizeConfig {
-        tokenizer: Some(setup.tokenizer.clone()),
-        references: setup.references,
-        ..Default::default()
-    }
-    .build(&ctx)
-    .map_err(|e| format!("tokenize: {}: {}", e.key, e.message))?;
+    let (gold, tokenize) = persent_part(
+        file,
+        split,
+        &stancepipe_tokenize::TokenizeConfig {
+            tokenizer: Some(setup.tokenizer.clone()),
+            references: setup.references,
+            ..Default::default()
+        },
+    )?;
     let labels = model.labels().to_vec();
     let at = |name: &str| labels.iter().position(|l| l == name);
     let (pos, neg, neu) = (
@@ -94,10 +113,7 @@ fn rows(
     let prob = |p: &[f32], i: Option<usize>| i.map_or(0.0, |i| p[i]);
     let mut out = Vec::with_capacity(gold.len());
     for (k, chunk) in gold.chunks(32).enumerate() {
-        let mut docs: Vec<Doc> = chunk
-            .iter()
-            .map(|g| Doc::new(g.id.clone(), g.text.clone().unwrap_or_default()))
-            .collect();
+        let mut docs: Vec<Doc> = chunk.iter().map(unread).collect();
         tokenize.process(&mut docs).map_err(|e| e.to_string())?;
         let (items, probs) = model.read(&docs, 64).map_err(|e| e.to_string())?;
         for (d, (doc, g)) in docs.iter().zip(chunk).enumerate() {

@@ -273,6 +273,10 @@ pub struct Teacher {
     pub encoder: String,
     pub heads: Vec<PathBuf>,
     pub weight: f32,
+    /// Distil it on unlabeled news mentions too ([`crate::transfer`]), as
+    /// one more source with a stance set's share (a field here because the
+    /// transfer set has no labels without a teacher).
+    pub transfer: bool,
 }
 
 /// The distillation aims of `examples`: the teacher's class probabilities
@@ -371,9 +375,6 @@ pub struct StanceSetup {
     /// Distil a teacher's probabilities on the news sources and the gold
     /// mentions.
     pub teacher: Option<Teacher>,
-    /// Distil the teacher on unlabeled news mentions too
-    /// ([`crate::transfer`]), as one more source with a stance set's share.
-    pub transfer: bool,
     pub params: Params,
 }
 
@@ -439,10 +440,7 @@ pub fn train_stance(
     // The labeled parts: what the dev score weighs (the transfer set has no dev part).
     let labeled = parts.len();
     let labeled_share: f64 = shares.iter().sum();
-    if setup.transfer {
-        if setup.teacher.is_none() {
-            return Err("--transfer needs --teacher (its mentions are unlabeled)".into());
-        }
+    if setup.teacher.as_ref().is_some_and(|t| t.transfer) {
         let t = thin(crate::transfer::news_mentions(data)?, TRANSFER_CAP);
         sizes.insert(TRANSFER.into(), json!({"train": t.len(), "dev": 0}));
         parts.push(t);
@@ -470,15 +468,13 @@ pub fn train_stance(
         let w = (shares[i] / total_share * total_examples as f64 / part.len().max(1) as f64) as f32;
         weights.insert(names[i].clone(), json!(w));
         let news = names[i] == "gold" || setup.sources.get(i).is_some_and(|s| s.is_news());
+        // The teacher's weight in the aim: the whole aim on the unlabeled
+        // transfer set, the chosen share on the news sources.
         let aims = match &teacher {
-            // Unlabeled: the teacher's probabilities are the whole aim.
-            Some((model, _)) if i >= labeled => {
+            Some((model, weight)) if i >= labeled || news => {
                 distilled.push(names[i].clone());
-                Some(teacher_aims(model, 1.0, part, progress)?)
-            }
-            Some((model, weight)) if news => {
-                distilled.push(names[i].clone());
-                Some(teacher_aims(model, *weight, part, progress)?)
+                let weight = if i >= labeled { 1.0 } else { *weight };
+                Some(teacher_aims(model, weight, part, progress)?)
             }
             _ => None,
         };

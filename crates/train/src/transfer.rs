@@ -10,8 +10,7 @@
 //! organizations of FiNER-ORD's train part.
 
 use crate::DataDir;
-use stancepipe_core::{BuildContext, Doc, SentenceKind, StageConfig};
-use stancepipe_eval::corpus::{self, GoldFormat};
+use stancepipe_core::{Doc, SentenceKind};
 use stancepipe_eval::datasets::{self, StanceExample, TaggedSentence, FINER_TYPES};
 use stancepipe_eval::Split;
 
@@ -30,20 +29,12 @@ pub fn news_mentions(data: &DataDir) -> Result<Vec<StanceExample>, String> {
 /// Every name mention of a tracked entity in a content sentence of PerSenT's
 /// train part (references are left out: half of them are wrong).
 fn persent_mentions(file: &std::path::Path) -> Result<Vec<StanceExample>, String> {
-    let set = corpus::load(file, Some(GoldFormat::Persent), Some(Split::Train))
-        .map_err(|e| e.to_string())?;
-    let ctx = BuildContext {
-        base_dir: ".".into(),
-        companies: corpus::companies(&[], &set.docs),
-    };
-    let tokenize = stancepipe_tokenize::TokenizeConfig::default()
-        .build(&ctx)
-        .map_err(|e| format!("tokenize: {}: {}", e.key, e.message))?;
-    let mut docs: Vec<Doc> = set
-        .docs
-        .iter()
-        .map(|g| Doc::new(g.id.clone(), g.text.clone().unwrap_or_default()))
-        .collect();
+    let (gold, tokenize) = crate::document::persent_part(
+        file,
+        Split::Train,
+        &stancepipe_tokenize::TokenizeConfig::default(),
+    )?;
+    let mut docs: Vec<Doc> = gold.iter().map(crate::document::unread).collect();
     tokenize.process(&mut docs).map_err(|e| e.to_string())?;
     Ok(docs.iter().flat_map(doc_mentions).collect())
 }
