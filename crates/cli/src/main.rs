@@ -170,8 +170,9 @@ struct TrainArgs {
     #[arg(long, value_enum, value_delimiter = ',')]
     sources: Vec<Source>,
     /// `stance` only: the stance and target sets to train on
-    /// (comma-separated; default all): finentity, newsmtsc, vast, semeval,
-    /// multitarget, ibm, perspectrum.
+    /// (comma-separated; default all but persent): finentity, newsmtsc,
+    /// vast, semeval, multitarget, ibm, perspectrum, persent (PerSenT's
+    /// paragraph labels at the main entity's mentions).
     #[arg(long, value_delimiter = ',')]
     stance_sources: Vec<String>,
     /// `stance` only: the share of the target loss of FinEntity and of
@@ -624,7 +625,10 @@ fn train_stance(
     let sources: Vec<StanceSource> = if gold_only {
         Vec::new()
     } else if args.stance_sources.is_empty() {
-        StanceSource::ALL.to_vec()
+        StanceSource::ALL
+            .into_iter()
+            .filter(|s| s.by_default())
+            .collect()
     } else {
         let mut v = Vec::new();
         for name in &args.stance_sources {

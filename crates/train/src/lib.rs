@@ -20,6 +20,7 @@ pub mod contrast;
 pub mod document;
 pub mod entities;
 pub mod gold;
+pub mod persent;
 pub mod stance;
 pub mod transfer;
 

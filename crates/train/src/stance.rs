@@ -45,10 +45,14 @@ pub enum StanceSource {
     Ibm,
     /// Perspectives that support or undermine a claim.
     Perspectrum,
+    /// News articles, the author's sentiment toward the main entity in each
+    /// paragraph, read at its name mentions ([`crate::persent`]).
+    Persent,
 }
 
 impl StanceSource {
-    pub const ALL: [StanceSource; 7] = [
+    /// Every source, in the order they are trained and reported.
+    pub const ALL: [StanceSource; 8] = [
         StanceSource::FinEntity,
         StanceSource::NewsMtsc,
         StanceSource::Vast,
@@ -56,7 +60,15 @@ impl StanceSource {
         StanceSource::MultiTarget,
         StanceSource::Ibm,
         StanceSource::Perspectrum,
+        StanceSource::Persent,
     ];
+
+    /// Trained on unless `--stance-sources` says otherwise (the recipe of
+    /// the default model, docs/quality.md): every source but PerSenT's
+    /// paragraphs.
+    pub fn by_default(self) -> bool {
+        self != StanceSource::Persent
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -67,6 +79,7 @@ impl StanceSource {
             StanceSource::MultiTarget => "multitarget",
             StanceSource::Ibm => "ibm",
             StanceSource::Perspectrum => "perspectrum",
+            StanceSource::Persent => "persent",
         }
     }
 
@@ -130,6 +143,13 @@ impl StanceSource {
             .map_err(err)?,
             StanceSource::Perspectrum => {
                 datasets::perspectrum(&data.file("perspectrum")?, split).map_err(err)?
+            }
+            // Only the mentions in a labeled paragraph.
+            StanceSource::Persent => {
+                crate::persent::mentions(&data.file("persent/dev.csv")?, split)?
+                    .into_iter()
+                    .filter_map(|(e, label)| Some(StanceExample { label: label?, ..e }))
+                    .collect()
             }
         })
     }

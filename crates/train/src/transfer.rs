@@ -10,7 +10,6 @@
 //! organizations of FiNER-ORD's train part.
 
 use crate::DataDir;
-use stancepipe_core::{Doc, SentenceKind};
 use stancepipe_eval::datasets::{self, StanceExample, TaggedSentence, FINER_TYPES};
 use stancepipe_eval::Split;
 
@@ -27,40 +26,15 @@ pub fn news_mentions(data: &DataDir) -> Result<Vec<StanceExample>, String> {
 }
 
 /// Every name mention of a tracked entity in a content sentence of PerSenT's
-/// train part (references are left out: half of them are wrong).
+/// train part ([`crate::persent::mentions`]), its label left unread.
 fn persent_mentions(file: &std::path::Path) -> Result<Vec<StanceExample>, String> {
-    let (gold, tokenize) = crate::document::persent_part(
-        file,
-        Split::Train,
-        &stancepipe_tokenize::TokenizeConfig::default(),
-    )?;
-    let mut docs: Vec<Doc> = gold.iter().map(crate::document::unread).collect();
-    tokenize.process(&mut docs).map_err(|e| e.to_string())?;
-    Ok(docs.iter().flat_map(doc_mentions).collect())
-}
-
-/// One example per name mention of `doc` in a content sentence: the
-/// sentence's text, the mention's span inside it.
-fn doc_mentions(doc: &Doc) -> Vec<StanceExample> {
-    let mut out = Vec::new();
-    for e in &doc.entities {
-        for m in e.mentions.iter().filter(|m| !m.reference) {
-            let Some(s) = doc.sentences.get(m.sentence) else {
-                continue;
-            };
-            if s.kind != SentenceKind::Content || m.span.start < s.span.start {
-                continue;
-            }
-            out.push(StanceExample {
-                id: format!("{}:{}:{}", doc.id, m.sentence, m.span.start),
-                text: doc.text[s.span.start..s.span.end].to_string(),
-                target: doc.text[m.span.start..m.span.end].to_string(),
-                span: Some((m.span.start - s.span.start, m.span.end - s.span.start)),
-                label: UNLABELED.into(),
-            });
-        }
-    }
-    out
+    Ok(crate::persent::mentions(file, Split::Train)?
+        .into_iter()
+        .map(|(e, _)| StanceExample {
+            label: UNLABELED.into(),
+            ..e
+        })
+        .collect())
 }
 
 /// One example per organization of each sentence.
@@ -86,35 +60,6 @@ fn organizations(sentences: &[TaggedSentence]) -> Vec<StanceExample> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stancepipe_core::{Entity, Mention, Span};
-
-    #[test]
-    fn mentions_are_cut_to_their_sentence() {
-        let text = "Acme fell.\nThen Acme rose, it said.";
-        let mut d = Doc::from_sentences(
-            "d".to_string(),
-            &[
-                ("Acme fell.", SentenceKind::Content),
-                ("Then Acme rose, it said.", SentenceKind::Content),
-            ],
-        );
-        assert_eq!(d.text, text);
-        let m = |start: usize, sentence: usize, reference: bool| Mention {
-            span: Span::new(start, start + if reference { 2 } else { 4 }),
-            sentence,
-            alias: "Acme".into(),
-            reference,
-        };
-        d.entities.push(Entity::new(
-            "Acme",
-            vec![m(0, 0, false), m(16, 1, false), m(27, 1, true)],
-        ));
-        let got = doc_mentions(&d);
-        assert_eq!(got.len(), 2, "the reference is left out");
-        assert_eq!(got[1].text, "Then Acme rose, it said.");
-        let (a, b) = got[1].span.unwrap();
-        assert_eq!(&got[1].text[a..b], "Acme");
-    }
 
     #[test]
     fn only_organizations_are_taken() {
