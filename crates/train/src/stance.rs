@@ -64,8 +64,8 @@ impl StanceSource {
     ];
 
     /// Trained on unless `--stance-sources` says otherwise (the recipe of
-    /// the default model, docs/quality.md): every source but PerSenT's
-    /// paragraphs.
+    /// the default model): every source but PerSenT's paragraphs, which
+    /// were tried and not adopted (docs/quality.md, "Closing the gap").
     pub fn by_default(self) -> bool {
         self != StanceSource::Persent
     }
