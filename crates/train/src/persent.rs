@@ -51,7 +51,7 @@ fn paragraph_label(text: &str, article: &datasets::PersentDoc, start: usize) -> 
 /// One example per name mention of `doc` in a content sentence (references
 /// are left out: about half of them are wrong), with the mention's byte
 /// start in the document: the sentence's text, the mention's span inside it.
-pub(crate) fn doc_mentions(doc: &Doc) -> Vec<(usize, StanceExample)> {
+fn doc_mentions(doc: &Doc) -> Vec<(usize, StanceExample)> {
     let mut out = Vec::new();
     for e in &doc.entities {
         for m in e.mentions.iter().filter(|m| !m.reference) {
