@@ -379,3 +379,83 @@ fn distils_a_teacher_on_user_gold() {
         assert!(lines[0].contains(what), "{what}: {}", lines[0]);
     }
 }
+
+/// `train stance --attend-tokens`: the target head also reads the mention's
+/// attention over its neighbourhood (encoder::attend); the manifest records
+/// it with the wider input, and the stance stage loads and reads the head.
+#[test]
+fn trains_a_head_with_target_attention_that_the_stage_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stance_dir = tmp.path().join("m/stance");
+    let out = stancepipe(
+        &[
+            "train",
+            "stance",
+            "--gold",
+            GOLD,
+            "--dev",
+            DEV,
+            "--epochs",
+            "1",
+            "--batch",
+            "8",
+            "--attend-tokens",
+            "4",
+            "--out",
+            stance_dir.to_str().unwrap(),
+            "--quiet",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    let m = manifest(&stance_dir);
+    assert_eq!(m["attend_tokens"], 4);
+    assert_eq!(m["input_dim"], 3 * 384, "sentence, mention and attention");
+    assert!(m["training"]["command"]
+        .as_str()
+        .unwrap()
+        .contains("--attend-tokens 4"));
+    assert!(m["training"]["dev_per_source"]["gold"]["macro_f1"].is_number());
+
+    let config = format!(
+        r#"[[company]]
+name = "Acme"
+
+[[stage]]
+id = "tokenize"
+kind = "tokenize"
+tokenizer = "{tok}"
+
+[[stage]]
+id = "stance"
+kind = "stance"
+backend = "target-sentiment"
+encoder = "{enc}"
+head = "{head}"
+min_mentions = 1
+"#,
+        tok = tokenizer_path().display(),
+        enc = root().join("models/all-MiniLM-L6-v2").display(),
+        head = stance_dir.display(),
+    );
+    let config_path = tmp.path().join("p.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let out = stancepipe(
+        &[
+            "run",
+            "--config",
+            config_path.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "-",
+        ],
+        Some(b"Acme raised its outlook. Rivals of Acme lost ground to it this year."),
+    );
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    let doc: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let stance = &doc["stance"][0];
+    assert_eq!(stance["company"], "Acme", "{doc}");
+    assert_eq!(stance["mentions"], 2, "{stance}");
+    let label = stance["stance"].as_str().unwrap();
+    assert!(["favor", "against", "none"].contains(&label), "{stance}");
+}

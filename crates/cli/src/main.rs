@@ -184,6 +184,12 @@ struct TrainArgs {
     /// mention only). Recorded in the manifest as `context_tokens`.
     #[arg(long, default_value_t = 0)]
     context_tokens: usize,
+    /// `stance` only: tokens on either side of a mention that the target
+    /// head's attention reads from the sentence's pass, its own state
+    /// asking which matter (0: no attention). Recorded in the manifest as
+    /// `attend_tokens`.
+    #[arg(long, default_value_t = 0)]
+    attend_tokens: usize,
     /// `stance` only: distil these heads (one directory, or several for an
     /// ensemble, as `stance.head` takes them): on FinEntity, NewsMTSC and
     /// --gold's mentions the target loss aims at the teacher's
@@ -689,8 +695,9 @@ fn train_stance(
     let mut params = default_params(args.seed, epochs);
     params.batch = args.batch;
     params.context = args.context_tokens;
+    params.attend = args.attend_tokens;
     let command = format!(
-        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {} --context-tokens {}{}{}{}",
+        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {} --context-tokens {}{}{}{}{}",
         args.data.display(),
         args.encoder,
         out.display(),
@@ -700,6 +707,11 @@ fn train_stance(
         args.batch,
         args.news_share,
         args.context_tokens,
+        if args.attend_tokens > 0 {
+            format!(" --attend-tokens {}", args.attend_tokens)
+        } else {
+            String::new()
+        },
         if args.teacher.is_empty() {
             String::new()
         } else {

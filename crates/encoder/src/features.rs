@@ -44,14 +44,11 @@ impl TargetFeatures {
 use stancepipe_core::{Doc, SentenceKind, Span};
 
 /// How many encoder-width vectors a one-pass target head reads: the
-/// sentence mean and the mention mean, and the local context's mean when
-/// `context > 0` ([`crate::TextStates::target_features`]).
-pub fn one_pass_target_parts(context: usize) -> usize {
-    if context > 0 {
-        3
-    } else {
-        2
-    }
+/// sentence mean and the mention mean, the local context's mean when
+/// `context > 0` ([`crate::TextStates::target_features`]) and the mention's
+/// attention when `attend > 0` ([`crate::attend`]).
+pub fn one_pass_target_parts(context: usize, attend: usize) -> usize {
+    2 + usize::from(context > 0) + usize::from(attend > 0)
 }
 
 /// The markers [`mark`] puts around a target; span pooling finds the

@@ -41,6 +41,11 @@ pub struct Manifest {
     /// ([`crate::TextStates::target_features`]); 0 when they do not.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub context_tokens: usize,
+    /// One-pass target heads: the features also hold the mention's
+    /// attention over the states within this many tokens on either side of
+    /// it ([`crate::attend`]); 0 when they do not.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attend_tokens: usize,
     /// With tuned layers: the adapters file when it is not this head's own
     /// `encoder-top.safetensors` (heads trained together share one),
     /// relative to the head directory.
@@ -109,6 +114,8 @@ pub struct Head {
 struct Net {
     hidden: Option<nn::Linear>,
     out: nn::Linear,
+    /// A one-pass target head's attention ([`Manifest::attend_tokens`]).
+    attend: Option<crate::attend::Attend>,
 }
 
 impl Module for Net {
@@ -129,11 +136,13 @@ fn build(vs: &nn::VarStore, input: usize, hidden: usize, classes: usize) -> Net 
         Net {
             hidden: None,
             out: linear("out", input, classes),
+            attend: None,
         }
     } else {
         Net {
             hidden: Some(linear("hidden", input, hidden)),
             out: linear("out", hidden, classes),
+            attend: None,
         }
     }
 }
@@ -250,6 +259,30 @@ impl Head {
         flat.chunks(k).map(|c| c.to_vec()).collect()
     }
 
+    /// A one-pass target head's features for the mention at bytes
+    /// `[start, end)` of a text read into `states` (whose sentence
+    /// embedding, `mean`, the caller computes once per text): the parts of
+    /// [`crate::TextStates::target_features`] and, for a head with
+    /// [`Manifest::attend_tokens`], the mention's attention
+    /// ([`crate::TextStates::attended`]). Training builds the same rows.
+    pub fn one_pass_features(
+        &self,
+        states: &crate::TextStates,
+        mean: &[f32],
+        start: usize,
+        end: usize,
+    ) -> Vec<f32> {
+        let m = &self.manifest;
+        let mut f = states.target_features_with(mean, start, end, m.context_tokens);
+        if m.attend_tokens > 0 {
+            let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(a) = &model.1.attend {
+                f.extend(states.attended(a, mean, start, end, m.attend_tokens));
+            }
+        }
+        f
+    }
+
     /// Writes `head.safetensors` and `manifest.json` into `dir`.
     pub fn save(&self, dir: &Path) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -271,12 +304,20 @@ impl Head {
         let manifest: Manifest =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", mpath.display()))?;
         let mut vs = nn::VarStore::new(Device::Cpu);
-        let net = build(
+        let mut net = build(
             &vs,
             manifest.input_dim,
             manifest.hidden,
             manifest.labels.len(),
         );
+        if manifest.attend_tokens > 0 {
+            let parts = crate::features::one_pass_target_parts(
+                manifest.context_tokens,
+                manifest.attend_tokens,
+            );
+            let dim = (manifest.input_dim / parts) as i64;
+            net.attend = Some(crate::attend::Attend::new(vs.root() / "attend", dim));
+        }
         let wpath = dir.join("head.safetensors");
         vs.load(&wpath)
             .map_err(|e| format!("{}: {e}", wpath.display()))?;
@@ -304,6 +345,7 @@ mod tests {
             lora_rank: 0,
             one_pass: false,
             context_tokens: 0,
+            attend_tokens: 0,
             encoder_top: None,
             training: serde_json::Value::Null,
         }

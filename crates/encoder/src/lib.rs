@@ -15,6 +15,7 @@
 //! and runs the small classifier heads on top of the embeddings; training
 //! (`stancepipe train`) and the model stages share them.
 
+pub mod attend;
 pub mod features;
 pub mod head;
 mod layer;

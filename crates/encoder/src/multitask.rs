@@ -1,8 +1,9 @@
 //! Training one encoder for several heads read from one pass per text: the
 //! LoRA adapters (or tuned top layers) of a [`StatesEncoder`], a target
-//! head over `[sentence mean, target span mean]`, and the mean of the
+//! head over `[sentence mean, target span mean]`, plus the mean of the
 //! target's local context when [`Params::context`] is set
-//! ([`TextStates::target_features`]),
+//! ([`TextStates::target_features`]) and the target's attention over its
+//! neighbourhood when [`Params::attend`] is ([`crate::attend`]),
 //! and a sentence head over the sentence mean ([`TextStates::mean`]),
 //! trained together on texts that carry target labels, a sentence label, or
 //! both; a target may aim at a distribution instead of its class
@@ -13,6 +14,7 @@
 //! [`TextStates::target_features`]: crate::TextStates::target_features
 //! [`TextStates::mean`]: crate::TextStates::mean
 
+use crate::attend::Attend;
 use crate::head::class_weights;
 use crate::states::{self, StatesEncoder};
 use crate::tuned::{batch, pool, restore, snapshot};
@@ -68,6 +70,9 @@ pub struct Params {
     /// Tokens of local context on either side of a target whose mean joins
     /// the target features (0: none); the manifest's `context_tokens`.
     pub context: usize,
+    /// Tokens on either side of a target that its attention reads
+    /// ([`crate::attend`]; 0: no attention); the manifest's `attend_tokens`.
+    pub attend: usize,
 }
 
 /// Gold and predicted classes of one evaluation: target gold, target
@@ -209,9 +214,8 @@ fn batches(items: &[Item], size: usize) -> Vec<Vec<usize>> {
     order.chunks(size.max(1)).map(<[usize]>::to_vec).collect()
 }
 
-/// The two heads' inputs for a batch: target features `[targets, 2 dim]`
-/// (`3 dim` with a context)
-/// with their classes, and sentence features `[labeled texts, dim]` with
+/// The two heads' inputs for a batch: target features `[targets, parts
+/// dim]` ([`crate::features::one_pass_target_parts`]) with their classes, and sentence features `[labeled texts, dim]` with
 /// theirs.
 struct Features {
     targets: Tensor,
@@ -227,7 +231,7 @@ struct Features {
 
 fn features(
     enc: &StatesEncoder,
-    top: &crate::tuned::Top,
+    (top, attend): (&crate::tuned::Top, Option<&Attend>),
     items: &[Item],
     b: &[usize],
     params: &Params,
@@ -249,6 +253,7 @@ fn features(
     // (and with a context, a second set of rows at its local context).
     let mut weights = Vec::new();
     let mut around = Vec::new();
+    let mut band = Vec::new();
     let mut owner = Vec::new();
     let mut target_y = Vec::new();
     let mut target_q = Vec::new();
@@ -268,6 +273,13 @@ fn features(
             if context > 0 {
                 around.extend(row_of(r, states::context_rows(s..e, tokens[r], context)));
             }
+            if attend.is_some() {
+                let rows = states::context_rows(s..e, tokens[r], params.attend);
+                band.extend((0..n * len).map(|j| {
+                    let (jr, jt) = ((j / len) as usize, (j % len) as usize);
+                    jr == r && rows.contains(&jt)
+                }));
+            }
             owner.push(r as i64);
             target_y.push(t.class as i64);
             match t.soft {
@@ -276,7 +288,7 @@ fn features(
             }
         }
     }
-    let parts = crate::features::one_pass_target_parts(context) as i64;
+    let parts = crate::features::one_pass_target_parts(context, params.attend) as i64;
     let targets = if owner.is_empty() {
         Tensor::zeros([0, parts * dim], (Kind::Float, Device::Cpu))
     } else {
@@ -293,9 +305,14 @@ fn features(
             m
         };
         let owners = Tensor::from_slice(&owner);
-        let mut cols = vec![sent.index_select(0, &owners), pooled(&weights)];
+        let span = pooled(&weights);
+        let mut cols = vec![sent.index_select(0, &owners), span.shallow_clone()];
         if context > 0 {
             cols.push(pooled(&around));
+        }
+        if let Some(a) = attend {
+            let allowed = Tensor::from_slice(&band).view([owner.len() as i64, n * len]);
+            cols.push(a.forward(&span, &flat, &allowed, normalize));
         }
         Tensor::cat(&cols, 1)
     };
@@ -412,8 +429,9 @@ pub fn fine_tune(
     };
     let target_vs = nn::VarStore::new(Device::Cpu);
     let sentence_vs = nn::VarStore::new(Device::Cpu);
-    let parts = crate::features::one_pass_target_parts(params.context) as i64;
+    let parts = crate::features::one_pass_target_parts(params.context, params.attend) as i64;
     let target_head = head(&target_vs, parts * dim, params.target_classes);
+    let attend = (params.attend > 0).then(|| Attend::new(target_vs.root() / "attend", dim));
     let sentence_head = head(&sentence_vs, dim, params.sentence_classes);
     let target_w = class_weights(
         &train_items
@@ -447,7 +465,7 @@ pub fn fine_tune(
         tch::no_grad(|| {
             let mut p = Predictions::default();
             for b in &dev_batches {
-                let f = features(&enc, top, &dev_items, b, &params, false);
+                let f = features(&enc, (top, attend.as_ref()), &dev_items, b, &params, false);
                 p.target_gold.extend(f.target_y.iter().map(|&y| y as usize));
                 p.target_pred
                     .extend(argmax_rows(&target_head.forward(&f.targets)));
@@ -472,9 +490,18 @@ pub fn fine_tune(
         for (done, &bi) in perm.iter().enumerate() {
             let b = &train_batches[bi as usize];
             let f = if epoch == 0 {
-                tch::no_grad(|| features(&enc, top, &train_items, b, &params, false))
+                tch::no_grad(|| {
+                    features(
+                        &enc,
+                        (top, attend.as_ref()),
+                        &train_items,
+                        b,
+                        &params,
+                        false,
+                    )
+                })
             } else {
-                features(&enc, top, &train_items, b, &params, true)
+                features(&enc, (top, attend.as_ref()), &train_items, b, &params, true)
             };
             let loss = target_loss(
                 &target_head.forward(&f.targets),

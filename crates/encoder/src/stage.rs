@@ -157,7 +157,7 @@ pub fn load_one_pass(
     let want = if task == "sentence-sentiment" {
         1
     } else {
-        crate::features::one_pass_target_parts(m.context_tokens)
+        crate::features::one_pass_target_parts(m.context_tokens, m.attend_tokens)
     };
     if m.task != task || !m.one_pass {
         return Err(OptionError::new(

@@ -142,6 +142,38 @@ impl TextStates {
         }
         f
     }
+
+    /// The attention of the target at bytes `[start, end)` over the states
+    /// within `band` tokens on either side of it ([`crate::attend`]), its
+    /// pooled span as the query; the sentence embedding (`mean`) when no
+    /// token covers the target, as the other parts do.
+    pub fn attended(
+        &self,
+        attend: &crate::attend::Attend,
+        mean: &[f32],
+        start: usize,
+        end: usize,
+        band: usize,
+    ) -> Vec<f32> {
+        let Some(rows) = self.span_rows(start, end) else {
+            return mean.to_vec();
+        };
+        let query = self.mean_of(rows.clone());
+        let around = context_rows(rows, self.tokens(), band);
+        let n = around.len() as i64;
+        let dim = self.dim as i64;
+        let states = Tensor::from_slice(&self.rows[around.start * self.dim..around.end * self.dim])
+            .view([n, dim]);
+        let out = tch::no_grad(|| {
+            attend.forward(
+                &Tensor::from_slice(&query).view([1, dim]),
+                &states,
+                &Tensor::ones([1, n], (Kind::Bool, tch::Device::Cpu)),
+                self.normalize,
+            )
+        });
+        Vec::<f32>::try_from(out.view([-1])).unwrap_or_else(|_| mean.to_vec())
+    }
 }
 
 /// The rows of a target's local context: its own rows widened by `context`
@@ -519,6 +551,30 @@ mod tests {
             vec![2.0, 2.0, 1.0, 1.0, 1.5, 1.5]
         );
         assert_eq!(context_rows(1..2, 3, 5), 1..4);
+    }
+
+    #[test]
+    fn attention_reads_only_the_band_around_the_mention() {
+        let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+        let a = crate::attend::Attend::new(vs.root() / "attend", 2);
+        // Six tokens, one byte each; rows hold their 1-based row number.
+        let offsets: Vec<(usize, usize)> = (0..6).map(|i| (2 * i, 2 * i + 1)).collect();
+        let mut s = states(&offsets, 2);
+        let mean = s.mean();
+        // Token 1 (row 2) with one token on either side: rows 1..4, whose
+        // convex mix has both coordinates between 1 and 3.
+        let before = s.attended(&a, &mean, 2, 3, 1);
+        assert!(
+            before.iter().all(|&x| (1.0..=3.0).contains(&x)),
+            "{before:?}"
+        );
+        // A row outside the band (token 4, row 5) changes nothing; one inside does.
+        s.rows[5 * 2] = 100.0;
+        assert_eq!(s.attended(&a, &mean, 2, 3, 1), before);
+        s.rows[3 * 2] = 100.0;
+        assert_ne!(s.attended(&a, &mean, 2, 3, 1), before);
+        // No token under the target: the sentence embedding, as the other parts.
+        assert_eq!(s.attended(&a, &mean, 1, 2, 1), mean);
     }
 
     #[test]

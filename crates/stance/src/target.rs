@@ -317,11 +317,11 @@ impl TargetModel {
                 .map(|m| {
                     let t = sentence_at[&(m.doc, m.sentence)];
                     let start = docs[m.doc].sentences[m.sentence].span.start;
-                    states[t].target_features_with(
+                    head.one_pass_features(
+                        &states[t],
                         &means[t],
                         m.span.start - start,
                         m.span.end - start,
-                        head.manifest.context_tokens,
                     )
                 })
                 .collect();

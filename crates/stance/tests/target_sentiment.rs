@@ -193,6 +193,7 @@ fn tiny_marked_head(dir: &std::path::Path, labels: [&str; 3], seed: i64) {
         lora_rank: 0,
         one_pass: false,
         context_tokens: 0,
+        attend_tokens: 0,
         encoder_top: None,
         training: serde_json::Value::Null,
     };

@@ -124,6 +124,7 @@ pub fn train_entities(
         lora_rank: params.adapt.rank(),
         one_pass: true,
         context_tokens: 0,
+        attend_tokens: 0,
         encoder_top: None,
         training: serde_json::Value::Null,
     };

@@ -407,6 +407,7 @@ pub fn train_sentiment(
         lora_rank: 0,
         one_pass: false,
         context_tokens: 0,
+        attend_tokens: 0,
         encoder_top: None,
         training: serde_json::Value::Null,
     };
@@ -626,6 +627,7 @@ pub fn train_target(
         lora_rank: 0,
         one_pass: false,
         context_tokens: 0,
+        attend_tokens: 0,
         encoder_top: None,
         training: serde_json::Value::Null,
     };

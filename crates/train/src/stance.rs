@@ -358,7 +358,7 @@ const TRAIN_APPENDED: usize = 4;
 
 /// Class probabilities of a one-pass target head for each example (the
 /// pipeline's own reading: [`StatesEncoder::states`] and
-/// [`stancepipe_encoder::TextStates::target_features`]).
+/// [`Head::one_pass_features`]).
 pub fn one_pass_probabilities(
     enc: &StatesEncoder,
     head: &Head,
@@ -370,11 +370,12 @@ pub fn one_pass_probabilities(
     let (groups, map) = group(examples, usize::MAX, (0, 1.0), None);
     let texts: Vec<&str> = groups.iter().map(|g| g.text.as_str()).collect();
     let states = enc.states(&texts, 64)?;
+    let means: Vec<Vec<f32>> = states.iter().map(|s| s.mean()).collect();
     let mut x = Vec::with_capacity(examples.len());
     for m in &map {
         let (g, k) = m.ok_or("an example was not grouped")?;
         let t = groups[g].targets[k];
-        x.push(states[g].target_features(t.start, t.end, head.manifest.context_tokens));
+        x.push(head.one_pass_features(&states[g], &means[g], t.start, t.end));
     }
     Ok(head.predict(&x))
 }
@@ -571,6 +572,7 @@ pub fn train_stance(
         lora_rank: rank,
         one_pass: true,
         context_tokens: 0,
+        attend_tokens: 0,
         encoder_top: top,
         training: serde_json::Value::Null,
     };
@@ -589,13 +591,14 @@ pub fn train_stance(
         Some(&target_out.join(TOP_FILE)),
     )
     .map_err(|e| e.to_string())?;
-    let context = setup.params.context;
+    let (context, attend) = (setup.params.context, setup.params.attend);
     let mut target_m = manifest(
         "target-sentiment",
-        stancepipe_encoder::features::one_pass_target_parts(context) * dim,
+        stancepipe_encoder::features::one_pass_target_parts(context, attend) * dim,
         None,
     );
     target_m.context_tokens = context;
+    target_m.attend_tokens = attend;
     let mut sentence_m = manifest("sentence-sentiment", dim, Some(rel));
     std::fs::write(
         target_out.join("manifest.json"),
@@ -743,6 +746,7 @@ pub fn default_params(seed: i64, epochs: usize) -> Params {
         target_classes: LABELS.len(),
         sentence_classes: LABELS.len(),
         context: 0,
+        attend: 0,
     }
 }
 
