@@ -158,9 +158,10 @@ struct TrainArgs {
     /// frozen encoder, marked-span when tuning (docs/quality.md).
     #[arg(long, value_enum, value_delimiter = ',')]
     features: Vec<Features>,
-    /// `target` only: add N contrast pairs to the training part (two
-    /// training texts whose targets differ in label, joined into one text
-    /// that keeps both targets; docs/quality.md). 0: the data alone.
+    /// `target` and `stance`: add N contrast pairs to the training part
+    /// (two training texts whose targets differ in label, joined into one
+    /// text that keeps both targets; docs/quality.md); `stance`: to
+    /// FinEntity's and NewsMTSC's, split by size. 0: the data alone.
     #[arg(long, default_value_t = 0)]
     contrast_pairs: usize,
     /// `target` only: the sources to train and select on (comma-separated;
@@ -697,7 +698,7 @@ fn train_stance(
     params.context = args.context_tokens;
     params.attend = args.attend_tokens;
     let command = format!(
-        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {} --context-tokens {}{}{}{}{}",
+        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {} --context-tokens {}{}{}{}{}{}",
         args.data.display(),
         args.encoder,
         out.display(),
@@ -709,6 +710,11 @@ fn train_stance(
         args.context_tokens,
         if args.attend_tokens > 0 {
             format!(" --attend-tokens {}", args.attend_tokens)
+        } else {
+            String::new()
+        },
+        if args.contrast_pairs > 0 {
+            format!(" --contrast-pairs {}", args.contrast_pairs)
         } else {
             String::new()
         },
@@ -752,6 +758,7 @@ fn train_stance(
             gold,
             news_share: args.news_share,
             teacher,
+            contrast_pairs: args.contrast_pairs,
             params,
         },
         &command,

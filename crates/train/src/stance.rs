@@ -185,6 +185,47 @@ fn targets(v: Vec<TargetExample>) -> Vec<StanceExample> {
         .collect()
 }
 
+/// Adds `pairs` contrast pairs ([`crate::contrast::pairs`]) to the
+/// training parts of the news sources among `sources` (the first
+/// `sources.len()` of `parts`), split between them by size, each drawn
+/// within its source with `seed`; records each source's count in `sizes`.
+/// Dev parts stay real text.
+fn add_contrast_pairs(
+    sources: &[StanceSource],
+    parts: &mut [Vec<StanceExample>],
+    pairs: usize,
+    seed: i64,
+    sizes: &mut serde_json::Map<String, serde_json::Value>,
+) {
+    let news: Vec<usize> = (0..sources.len())
+        .filter(|&i| sources[i].is_news())
+        .collect();
+    let total: usize = news.iter().map(|&i| parts[i].len()).sum();
+    if pairs == 0 || total == 0 {
+        return;
+    }
+    for i in news {
+        let n = pairs * parts[i].len() / total;
+        let pool: Vec<TargetExample> = parts[i]
+            .iter()
+            .filter_map(|e| {
+                e.span.map(|(start, end)| TargetExample {
+                    id: e.id.clone(),
+                    text: e.text.clone(),
+                    start,
+                    end,
+                    label: e.label.clone(),
+                })
+            })
+            .collect();
+        let added = targets(crate::contrast::pairs(&pool, n, seed as u64));
+        if let Some(size) = sizes.get_mut(sources[i].name()) {
+            size["contrast_examples"] = json!(added.len());
+        }
+        parts[i].extend(added);
+    }
+}
+
 fn class(label: &str) -> usize {
     LABELS.iter().position(|l| *l == label).unwrap_or(2)
 }
@@ -396,6 +437,10 @@ pub struct StanceSetup {
     /// Distil a teacher's probabilities on the news sources and the gold
     /// mentions.
     pub teacher: Option<Teacher>,
+    /// Synthetic contrast pairs ([`crate::contrast`]) added to the news
+    /// sources' training parts, split between them by size, each pair drawn
+    /// within one source (0: none). A teacher reads them like any example.
+    pub contrast_pairs: usize,
     pub params: Params,
 }
 
@@ -458,6 +503,13 @@ pub fn train_stance(
         names.push("gold".into());
         shares.push(setup.news_share);
     }
+    add_contrast_pairs(
+        &setup.sources,
+        &mut parts,
+        setup.contrast_pairs,
+        setup.params.seed,
+        &mut sizes,
+    );
     // The labeled parts: what the dev score weighs (the transfer set has no dev part).
     let labeled = parts.len();
     let labeled_share: f64 = shares.iter().sum();
@@ -688,7 +740,7 @@ pub fn train_stance(
                  "gold": gold.map(UserData::describe),
                  "sizes": sizes, "train_texts": train_ex.len(), "train_targets": targets_train,
                  "source_loss_weights": weights,
-                 "note": "stance labels mapped favor -> positive, against -> negative, none -> neutral; a target not in its text is appended after [SEP]; at most 4 appended targets per training text; each source's loss weight gives it its share (finentity, newsmtsc and gold data news_share, the others 1) whatever its size", "news_share": setup.news_share,
+                 "note": "stance labels mapped favor -> positive, against -> negative, none -> neutral; a target not in its text is appended after [SEP]; at most 4 appended targets per training text; each source's loss weight gives it its share (finentity, newsmtsc and gold data news_share, the others 1) whatever its size", "news_share": setup.news_share, "contrast_pairs": setup.contrast_pairs,
                  "teacher": setup.teacher.as_ref().map(|t| json!({
                      "heads": t.heads, "weight": t.weight, "distilled": distilled,
                      "note": "on the distilled sources the target loss aims at weight x the teacher's probabilities + (1 - weight) x the gold label; on the unlabeled transfer set at the teacher's probabilities alone"}))},
@@ -785,6 +837,55 @@ mod tests {
         assert_eq!(g[0].targets.len(), 1);
         assert_eq!(map, vec![Some((0, 0)), None, None]);
         assert!(g[1].targets.is_empty());
+    }
+
+    #[test]
+    fn contrast_pairs_go_to_the_news_parts_by_size_within_each_source() {
+        let part = |tag: &str, n: usize| -> Vec<StanceExample> {
+            (0..n)
+                .map(|i| {
+                    let (target, label) = (
+                        format!("{tag}{i}"),
+                        ["positive", "negative", "neutral"][i % 3],
+                    );
+                    let text = format!("{target} rose.");
+                    let mut e = ex(&text, &target, Some((0, target.len())), label);
+                    e.id = format!("{tag}{i}");
+                    e
+                })
+                .collect()
+        };
+        let sources = [
+            StanceSource::FinEntity,
+            StanceSource::Vast,
+            StanceSource::NewsMtsc,
+        ];
+        let mut parts = vec![part("fin", 30), part("vast", 30), part("mtsc", 90)];
+        let mut sizes = serde_json::Map::new();
+        for s in sources {
+            sizes.insert(s.name().into(), json!({"train": 0}));
+        }
+        add_contrast_pairs(&sources, &mut parts, 40, 13, &mut sizes);
+        // 40 pairs split 30 : 90 between the two news sets; VAST untouched.
+        assert_eq!(parts[0].len(), 30 + 2 * 10);
+        assert_eq!(parts[1].len(), 30);
+        assert_eq!(parts[2].len(), 90 + 2 * 30);
+        assert_eq!(sizes["newsmtsc"]["contrast_examples"], 60);
+        for (p, tag, other) in [(&parts[0], "fin", "mtsc"), (&parts[2], "mtsc", "fin")] {
+            for e in &p[p.len() - 4..] {
+                // Both clauses from the source's own part; each target keeps its span.
+                assert!(
+                    e.text.contains(tag) && !e.text.contains(other),
+                    "{}",
+                    e.text
+                );
+                let (a, b) = e.span.unwrap();
+                assert_eq!(&e.text[a..b], e.target);
+            }
+        }
+        let before = parts.clone();
+        add_contrast_pairs(&sources, &mut parts, 0, 13, &mut sizes);
+        assert_eq!(parts, before, "0 pairs add nothing");
     }
 
     #[test]
