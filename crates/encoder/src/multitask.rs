@@ -215,8 +215,8 @@ fn batches(items: &[Item], size: usize) -> Vec<Vec<usize>> {
 }
 
 /// The two heads' inputs for a batch: target features `[targets, parts
-/// dim]` ([`crate::features::one_pass_target_parts`]) with their classes, and sentence features `[labeled texts, dim]` with
-/// theirs.
+/// dim]` ([`crate::features::one_pass_target_parts`]) with their classes,
+/// and sentence features `[labeled texts, dim]` with theirs.
 struct Features {
     targets: Tensor,
     target_y: Vec<i64>,
