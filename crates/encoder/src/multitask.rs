@@ -275,10 +275,9 @@ fn features(
             }
             if attend.is_some() {
                 let rows = states::context_rows(s..e, tokens[r], params.attend);
-                band.extend((0..n * len).map(|j| {
-                    let (jr, jt) = ((j / len) as usize, (j % len) as usize);
-                    jr == r && rows.contains(&jt)
-                }));
+                let mut allowed = vec![false; (n * len) as usize];
+                allowed[r * len as usize + rows.start..r * len as usize + rows.end].fill(true);
+                band.extend(allowed);
             }
             owner.push(r as i64);
             target_y.push(t.class as i64);
