@@ -1,7 +1,8 @@
 //! End-to-end: `stancepipe train` never replaces an existing model without
 //! `--force` and writes to a new folder by default; it trains the sentence
 //! head and the one-pass stance model on the user's own gold JSONL, and
-//! `stancepipe eval` runs with the new heads through `--set`. Training is
+//! `stancepipe eval` runs with the new heads through `--set`; `train soup`
+//! averages two such models into one that the stages read. Training is
 //! tiny (the fixture's 10 + 3 documents, one epoch).
 
 mod common;
@@ -48,6 +49,84 @@ fn assert_refused(out: &Output, what: &str) {
         "{what}: {}",
         lines[0]
     );
+}
+
+/// `train stance` on the fixture (one epoch) into `out`, with `extra` flags.
+fn train_fixture(out: &Path, extra: &[&str]) -> Output {
+    let mut a = vec![
+        "train",
+        "stance",
+        "--gold",
+        GOLD,
+        "--dev",
+        DEV,
+        "--epochs",
+        "1",
+        "--batch",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    a.extend(extra);
+    stancepipe(&a, None)
+}
+
+/// Writes `<dir>/p.toml`: a pipeline tracking Acme whose stance stage reads
+/// `stance` (a one-pass head) and, when given, whose classify stage reads
+/// `sentence`.
+fn write_pipeline(dir: &Path, stance: &Path, sentence: Option<&Path>) -> PathBuf {
+    let enc = root().join("models/all-MiniLM-L6-v2");
+    let classify = sentence.map_or(String::new(), |s| {
+        format!(
+            "[[stage]]\nid = \"classify\"\nkind = \"classify\"\nbackend = \"embedding-head\"\nencoder = \"{}\"\nhead = \"{}\"\n\n",
+            enc.display(),
+            s.display()
+        )
+    });
+    let config = format!(
+        r#"[[company]]
+name = "Acme"
+
+[[stage]]
+id = "tokenize"
+kind = "tokenize"
+tokenizer = "{tok}"
+
+{classify}[[stage]]
+id = "stance"
+kind = "stance"
+backend = "target-sentiment"
+encoder = "{enc}"
+head = "{head}"
+min_mentions = 1
+"#,
+        tok = tokenizer_path().display(),
+        enc = enc.display(),
+        head = stance.display(),
+    );
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("p.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// `stancepipe run` with `config` on a two-sentence text naming Acme twice;
+/// the one result.
+fn run_on_acme(config: &Path) -> Value {
+    let out = stancepipe(
+        &[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--format",
+            "jsonl",
+            "-",
+        ],
+        Some(b"Acme raised its outlook. Rivals of Acme lost ground to it this year."),
+    );
+    assert_eq!(out.code, 0, "{}: stderr: {}", config.display(), out.stderr);
+    serde_json::from_str(out.stdout.trim()).unwrap()
 }
 
 #[test]
@@ -333,14 +412,10 @@ min_mentions = 1
 fn distils_a_teacher_on_user_gold() {
     let tmp = tempfile::tempdir().unwrap();
     let stance_dir = tmp.path().join("m/stance");
-    let stance_arg = stance_dir.to_str().unwrap();
     let train = |extra: &[&str]| {
-        let mut a = vec![
-            "train", "stance", "--gold", GOLD, "--dev", DEV, "--epochs", "1", "--batch", "8",
-            "--out", stance_arg, "--quiet", "--force",
-        ];
+        let mut a = vec!["--force"];
         a.extend(extra);
-        stancepipe(&a, None)
+        train_fixture(&stance_dir, &a)
     };
     let out = train(&[
         "--teacher",
@@ -387,26 +462,7 @@ fn distils_a_teacher_on_user_gold() {
 fn trains_a_head_with_target_attention_that_the_stage_reads() {
     let tmp = tempfile::tempdir().unwrap();
     let stance_dir = tmp.path().join("m/stance");
-    let out = stancepipe(
-        &[
-            "train",
-            "stance",
-            "--gold",
-            GOLD,
-            "--dev",
-            DEV,
-            "--epochs",
-            "1",
-            "--batch",
-            "8",
-            "--attend-tokens",
-            "4",
-            "--out",
-            stance_dir.to_str().unwrap(),
-            "--quiet",
-        ],
-        None,
-    );
+    let out = train_fixture(&stance_dir, &["--attend-tokens", "4"]);
     assert_eq!(out.code, 0, "stderr: {}", out.stderr);
     let m = manifest(&stance_dir);
     assert_eq!(m["attend_tokens"], 4);
@@ -417,45 +473,119 @@ fn trains_a_head_with_target_attention_that_the_stage_reads() {
         .contains("--attend-tokens 4"));
     assert!(m["training"]["dev_per_source"]["gold"]["macro_f1"].is_number());
 
-    let config = format!(
-        r#"[[company]]
-name = "Acme"
-
-[[stage]]
-id = "tokenize"
-kind = "tokenize"
-tokenizer = "{tok}"
-
-[[stage]]
-id = "stance"
-kind = "stance"
-backend = "target-sentiment"
-encoder = "{enc}"
-head = "{head}"
-min_mentions = 1
-"#,
-        tok = tokenizer_path().display(),
-        enc = root().join("models/all-MiniLM-L6-v2").display(),
-        head = stance_dir.display(),
-    );
-    let config_path = tmp.path().join("p.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let out = stancepipe(
-        &[
-            "run",
-            "--config",
-            config_path.to_str().unwrap(),
-            "--format",
-            "jsonl",
-            "-",
-        ],
-        Some(b"Acme raised its outlook. Rivals of Acme lost ground to it this year."),
-    );
-    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
-    let doc: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let doc = run_on_acme(&write_pipeline(tmp.path(), &stance_dir, None));
     let stance = &doc["stance"][0];
     assert_eq!(stance["company"], "Acme", "{doc}");
     assert_eq!(stance["mentions"], 2, "{stance}");
     let label = stance["stance"].as_str().unwrap();
     assert!(["favor", "against", "none"].contains(&label), "{stance}");
+}
+
+/// `train soup`: the mean of models trained by one recipe is one model the
+/// stages read. A soup of one member with itself reads as that member (the
+/// averaged adapters carry the same update); members must be one recipe,
+/// with their own sentence heads, and gold-trained members are scored on
+/// the same --gold.
+#[test]
+fn soups_one_recipe_into_one_model_the_stages_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |name: &str| tmp.path().join(name);
+    let arg = |p: &Path| p.to_str().unwrap().to_string();
+    for seed in ["13", "14"] {
+        let out = train_fixture(&dir(&format!("m{seed}/stance")), &["--seed", seed]);
+        assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    }
+    let soup = |heads: [&str; 2], sentences: [&str; 2], out: &str, gold: bool| {
+        let h = heads.map(|m| arg(&dir(&format!("{m}/stance")))).join(",");
+        let s = sentences
+            .map(|m| arg(&dir(&format!("{m}/sentence"))))
+            .join(",");
+        let o = arg(&dir(&format!("{out}/stance")));
+        let mut a = vec![
+            "train",
+            "soup",
+            "--head",
+            &h,
+            "--sentence-head",
+            &s,
+            "--out",
+            &o,
+            "--quiet",
+        ];
+        if gold {
+            a.extend(["--gold", GOLD, "--dev", DEV]);
+        }
+        stancepipe(&a, None)
+    };
+    let out = soup(["m13", "m13"], ["m13", "m13"], "same", true);
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    let out = soup(["m13", "m14"], ["m13", "m14"], "both", true);
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    let m = manifest(&dir("both/stance"));
+    assert_eq!(m["lora_rank"], 16, "two rank-8 adapters stacked");
+    assert_eq!(
+        m["training"]["soup"]["members"].as_array().unwrap().len(),
+        2
+    );
+    assert!(m["training"]["dev_per_source"]["gold"]["macro_f1"].is_number());
+    assert_eq!(manifest(&dir("both/sentence"))["lora_rank"], 16);
+
+    let read = |model: &str| {
+        let (stance, sentence) = (
+            dir(&format!("{model}/stance")),
+            dir(&format!("{model}/sentence")),
+        );
+        run_on_acme(&write_pipeline(&dir(model), &stance, Some(&sentence)))
+    };
+    let (one, same, both) = (read("m13"), read("same"), read("both"));
+    for doc in [&one, &same, &both] {
+        assert_eq!(doc["stance"][0]["mentions"], 2, "{doc}");
+    }
+    // The stance decision's strength and each sentence's label score.
+    let scores = |doc: &Value| -> Vec<f64> {
+        let mut v = vec![doc["stance"][0]["score"].as_f64().unwrap()];
+        v.extend(
+            doc["sentences"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["label"]["score"].as_f64().unwrap()),
+        );
+        v
+    };
+    let (a, b) = (scores(&one), scores(&same));
+    assert_eq!((a.len(), b.len()), (3, 3), "{one}");
+    for (x, y) in a.iter().zip(&b) {
+        assert!(
+            (x - y).abs() < 2e-3,
+            "a soup of one member reads as it: {a:?} vs {b:?}"
+        );
+    }
+
+    for (out, what) in [
+        (
+            soup(["m13", "m14"], ["m14", "m13"], "x", true),
+            "does not read the adapters",
+        ),
+        (soup(["m13", "m14"], ["m13", "m14"], "y", false), "--gold"),
+    ] {
+        assert_ne!(out.code, 0, "{what}: {}", out.stdout);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{what}: {}", out.stderr);
+        assert!(lines[0].contains(what), "{what}: {}", lines[0]);
+    }
+    let h = arg(&dir("m13/stance"));
+    let out = stancepipe(
+        &[
+            "train",
+            "soup",
+            "--head",
+            &h,
+            "--out",
+            &arg(&dir("z/stance")),
+            "--quiet",
+        ],
+        None,
+    );
+    assert!(out.stderr.contains("at least two"), "{}", out.stderr);
 }

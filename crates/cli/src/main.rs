@@ -115,6 +115,7 @@ struct TrainArgs {
     #[arg(long)]
     force: bool,
     /// `sentiment` and `stance`: train on your own labels, a gold JSONL file
+    /// (`soup`: score on it, as its members were trained)
     /// in the format `stancepipe eval` reads (or a folder with gold.jsonl;
     /// docs/evaluation.md): sentence labels train the sentence head, entity
     /// stances the target head. Only this data trains unless --with-data.
@@ -209,10 +210,14 @@ struct TrainArgs {
     /// beside --out).
     #[arg(long)]
     sentence_out: Option<PathBuf>,
-    /// `document` only: the stance stage's head directories (repeat or
-    /// comma-separate for an ensemble).
+    /// `document`: the stance stage's head directories (repeat or
+    /// comma-separate for an ensemble). `soup`: the target heads of the
+    /// one-pass models to average (written by `train stance`).
     #[arg(long, value_delimiter = ',', default_value = "models/heads/stance")]
     head: Vec<PathBuf>,
+    /// `soup` only: each member's sentence head, in the order of --head.
+    #[arg(long, value_delimiter = ',')]
+    sentence_head: Vec<PathBuf>,
     /// `document` only: the tokenizer of the tokenize stage.
     #[arg(long, default_value = "models/all-MiniLM-L6-v2/tokenizer.json")]
     tokenizer: PathBuf,
@@ -277,6 +282,9 @@ enum TrainTask {
     /// The organization recognizer of the tokenize stage's `discover`
     /// option, on FiNER-ORD (ORG, PER and LOC tags; chosen on its val part).
     Entities,
+    /// One `stance` model whose weights are the mean of several trained by
+    /// one recipe (`--head` and `--sentence-head`): one model's cost.
+    Soup,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -551,6 +559,18 @@ fn stages_markdown(registry: &stancepipe_core::Registry) -> String {
     text
 }
 
+/// Ends a training run's progress bar and, unless quiet, prints what was
+/// recorded (the manifest's `training`, or the fitted decision) on stderr.
+fn finish_training(bar: &ProgressBar, quiet: bool, recorded: &serde_json::Value) {
+    bar.finish_and_clear();
+    if !quiet {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(recorded).unwrap_or_default()
+        );
+    }
+}
+
 /// The progress bar of `train` (hidden when quiet or not on a terminal).
 fn train_bar(quiet: bool) -> ProgressBar {
     let bar = if quiet || !std::io::stderr().is_terminal() {
@@ -605,13 +625,7 @@ fn train_document(args: &TrainArgs, quiet: bool) -> Result<u8, Failure> {
     let fitted =
         stancepipe_train::document::train_document(&args.data, &setup, &out, &command, &progress)
             .map_err(|m| Failure::new(exit::IO, m))?;
-    bar.finish_and_clear();
-    if !quiet {
-        say!(
-            "{}",
-            serde_json::to_string_pretty(&fitted).unwrap_or_default()
-        );
-    }
+    finish_training(&bar, quiet, &fitted);
     out!(
         "document decision written to {}; use it with --set stance.aggregator={}",
         out.display(),
@@ -639,15 +653,12 @@ fn train_stance(
     } else {
         let mut v = Vec::new();
         for name in &args.stance_sources {
-            let s = StanceSource::ALL
-                .into_iter()
-                .find(|s| s.name() == name)
-                .ok_or_else(|| {
-                    Failure::new(
-                        exit::CONFIG,
-                        format!("--stance-sources: unknown source {name:?}"),
-                    )
-                })?;
+            let s = StanceSource::named(name).ok_or_else(|| {
+                Failure::new(
+                    exit::CONFIG,
+                    format!("--stance-sources: unknown source {name:?}"),
+                )
+            })?;
             v.push(s);
         }
         StanceSource::ALL
@@ -765,17 +776,68 @@ fn train_stance(
         &progress,
     )
     .map_err(|m| Failure::new(exit::IO, m))?;
-    bar.finish_and_clear();
-    if !quiet {
-        say!(
-            "{}",
-            serde_json::to_string_pretty(&manifest.training).unwrap_or_default()
-        );
-    }
+    finish_training(&bar, quiet, &manifest.training);
     out!(
         "stance model written to {} and {}; use it with --set stance.head={} --set classify.head={}",
         out.display(),
         sentence_out.display(),
+        absolute(&out).display(),
+        absolute(&sentence_out).display()
+    )?;
+    Ok(0)
+}
+
+/// `train soup`: the mean of several `train stance` models.
+fn train_soup(
+    args: &TrainArgs,
+    base: stancepipe_encoder::SentenceEncoder,
+    repo: &stancepipe_core::ModelRepo,
+    quiet: bool,
+) -> Result<u8, Failure> {
+    let (Some(out), Some(sentence_out)) = (args.out.clone(), args.sentence_out.clone()) else {
+        return Err(Failure::new(
+            exit::CONFIG,
+            "train soup: no destination (internal)",
+        ));
+    };
+    let list = |v: &[PathBuf]| {
+        v.iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let command = format!(
+        "stancepipe train soup --data {} --encoder {} --head {} --sentence-head {} --out {} --sentence-out {}{}",
+        args.data.display(),
+        args.encoder,
+        list(&args.head),
+        list(&args.sentence_head),
+        out.display(),
+        sentence_out.display(),
+        gold_flags(args),
+    );
+    let gold = read_user_gold(args)?;
+    let bar = train_bar(quiet);
+    let progress = |what: &str, done: usize, total: usize| train_progress(&bar, what, done, total);
+    let enc = stancepipe_train::Encoder {
+        base: std::sync::Arc::new(base),
+        repo,
+    };
+    let manifest = stancepipe_train::soup::soup(
+        &enc,
+        (&stancepipe_train::DataDir(args.data.clone()), gold.as_ref()),
+        (&args.head, &args.sentence_head),
+        (&out, &sentence_out),
+        &command,
+        &progress,
+    )
+    .map_err(|m| Failure::new(exit::IO, m))?;
+    finish_training(&bar, quiet, &manifest.training);
+    out!(
+        "soup written to {} and {}; fit its document decision with `stancepipe train document --head {}`, then use it with --set stance.head={} --set classify.head={}",
+        out.display(),
+        sentence_out.display(),
+        out.display(),
         absolute(&out).display(),
         absolute(&sentence_out).display()
     )?;
@@ -887,17 +949,18 @@ fn destinations(args: &mut TrainArgs) -> Result<(), Failure> {
         TrainTask::Stance => "stance",
         TrainTask::Document => "document",
         TrainTask::Entities => "entities",
+        TrainTask::Soup => "soup",
     };
     if args.out.is_none() {
         args.out = Some(match args.task {
             TrainTask::Document => fresh_destination(name, ".json"),
-            TrainTask::Stance => fresh_destination(name, "").join("stance"),
+            TrainTask::Stance | TrainTask::Soup => fresh_destination(name, "").join("stance"),
             _ => fresh_destination(name, ""),
         });
     }
     let out = args.out.clone().unwrap_or_default();
     refuse_existing(&out, args.force)?;
-    if matches!(args.task, TrainTask::Stance) {
+    if matches!(args.task, TrainTask::Stance | TrainTask::Soup) {
         let sentence = args
             .sentence_out
             .clone()
@@ -942,13 +1005,7 @@ fn train_entities(
         &progress,
     )
     .map_err(|m| Failure::new(exit::IO, m))?;
-    bar.finish_and_clear();
-    if !quiet {
-        say!(
-            "{}",
-            serde_json::to_string_pretty(&manifest.training).unwrap_or_default()
-        );
-    }
+    finish_training(&bar, quiet, &manifest.training);
     out!(
         "recognizer written to {}; use it with --set tokenize.discover=true --set tokenize.recognizer={}",
         out.display(),
@@ -967,7 +1024,7 @@ fn train(mut args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
     {
         return Err(Failure::new(
             exit::CONFIG,
-            "--gold applies to `train sentiment` and `train stance` only",
+            "--gold applies to `train sentiment`, `train stance` and `train soup` only",
         ));
     }
     if args.gold.is_some() && !args.with_data && !args.stance_sources.is_empty() {
@@ -1007,6 +1064,9 @@ fn train(mut args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
     }
     if matches!(args.task, TrainTask::Entities) {
         return train_entities(&args, base, &repo, quiet);
+    }
+    if matches!(args.task, TrainTask::Soup) {
+        return train_soup(&args, base, &repo, quiet);
     }
     let name = match args.task {
         TrainTask::Sentiment => "sentiment",
@@ -1127,13 +1187,7 @@ fn train(mut args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
         ),
     }
     .map_err(io)?;
-    bar.finish_and_clear();
-    if !quiet {
-        say!(
-            "{}",
-            serde_json::to_string_pretty(&manifest.training).unwrap_or_default()
-        );
-    }
+    finish_training(&bar, quiet, &manifest.training);
     let stage = match args.task {
         TrainTask::Sentiment => "classify",
         _ => "stance",

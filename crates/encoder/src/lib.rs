@@ -21,6 +21,7 @@ pub mod head;
 mod layer;
 pub mod multitask;
 pub mod nli;
+pub mod soup;
 pub mod stage;
 pub mod states;
 pub mod tagger;

@@ -21,6 +21,7 @@ pub mod document;
 pub mod entities;
 pub mod gold;
 pub mod persent;
+pub mod soup;
 pub mod stance;
 pub mod transfer;
 

@@ -70,6 +70,11 @@ impl StanceSource {
         self != StanceSource::Persent
     }
 
+    /// The source called `name` ([`StanceSource::name`]).
+    pub fn named(name: &str) -> Option<StanceSource> {
+        StanceSource::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             StanceSource::FinEntity => "finentity",
@@ -103,7 +108,7 @@ impl StanceSource {
 
     /// Most training examples taken from this source (evenly spaced), so
     /// that no one source drowns the others and an epoch fits this machine.
-    fn train_cap(self) -> usize {
+    pub(crate) fn train_cap(self) -> usize {
         match self {
             StanceSource::Perspectrum => 2000,
             _ => usize::MAX,
@@ -226,12 +231,12 @@ fn add_contrast_pairs(
     }
 }
 
-fn class(label: &str) -> usize {
+pub(crate) fn class(label: &str) -> usize {
     LABELS.iter().position(|l| *l == label).unwrap_or(2)
 }
 
 /// At most `cap` of `v`, evenly spaced (deterministic).
-fn thin<T: Clone>(v: Vec<T>, cap: usize) -> Vec<T> {
+pub(crate) fn thin<T: Clone>(v: Vec<T>, cap: usize) -> Vec<T> {
     if v.len() <= cap {
         return v;
     }
@@ -421,6 +426,108 @@ pub fn one_pass_probabilities(
     Ok(head.predict(&x))
 }
 
+/// What [`measure`] scores a model on.
+pub(crate) struct Scored<'a> {
+    /// Each training source's dev part, by name.
+    pub dev_parts: &'a [(String, Vec<StanceExample>)],
+    /// The bundled sources trained on (test figures say which were).
+    pub sources: &'a [StanceSource],
+    pub gold: Option<&'a UserData>,
+    /// PhraseBank's file, when the sentence head was trained on it.
+    pub phrasebank: Option<&'a Path>,
+    /// The training labels' majority class (the baseline of test figures).
+    pub majority: usize,
+}
+
+/// A one-pass model's figures, as its manifest records them.
+pub(crate) struct Figures {
+    pub dev_per_source: serde_json::Map<String, serde_json::Value>,
+    pub dev_macro_f1: f64,
+    pub test: Vec<serde_json::Value>,
+    pub sentence_head: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Scores a stored one-pass model (read from its files as the stages read
+/// them): the target head on each dev part and on every bundled test set
+/// (next to the majority and lexicon baselines) and the gold data's, the
+/// sentence head on PhraseBank's dev and test parts and the gold data's.
+pub(crate) fn measure(
+    enc: &StatesEncoder,
+    (target_head, sentence_head): (&Head, &Head),
+    data: &DataDir,
+    what: &Scored,
+    progress: Progress,
+) -> Result<Figures, String> {
+    let lex = Lexicon::builtin();
+    let mut dev_per_source = serde_json::Map::new();
+    for (name, d) in what.dev_parts {
+        let p = one_pass_probabilities(enc, target_head, d)?;
+        let y: Vec<usize> = d.iter().map(|e| class(&e.label)).collect();
+        dev_per_source.insert(name.clone(), summary(&report(&y, &argmaxes(&p))));
+    }
+    let dev_all: Vec<StanceExample> = what.dev_parts.iter().flat_map(|(_, d)| d.clone()).collect();
+    let dev_y: Vec<usize> = dev_all.iter().map(|e| class(&e.label)).collect();
+    let dev_p = one_pass_probabilities(enc, target_head, &dev_all)?;
+    let mut test_sets: Vec<(String, Vec<StanceExample>, bool)> = Vec::new();
+    // The bundled sets are scored whenever one of them is read.
+    if !what.sources.is_empty() || what.phrasebank.is_some() {
+        for s in StanceSource::ALL {
+            for (name, set) in s.tests(data)? {
+                test_sets.push((name, set, what.sources.contains(&s)));
+            }
+        }
+    }
+    if let Some(g) = what.gold.filter(|g| !g.test.targets.is_empty()) {
+        test_sets.push(("gold-test".into(), g.test.targets.clone(), true));
+    }
+    let mut test = Vec::new();
+    for (name, set, seen) in test_sets {
+        progress(&format!("test {name}"), 0, set.len());
+        let p = one_pass_probabilities(enc, target_head, &set)?;
+        let y: Vec<usize> = set.iter().map(|e| class(&e.label)).collect();
+        let lexicon: Vec<usize> = set.iter().map(|e| lexicon_label(&lex, &e.text)).collect();
+        let mut f = score_set(&name, &y, &argmaxes(&p), &lexicon, what.majority);
+        f["source_trained_on"] = json!(seen);
+        test.push(f);
+    }
+    let mut sentence_sets: Vec<(String, Vec<LabeledText>)> = Vec::new();
+    if let Some(pb) = what.phrasebank {
+        for (name, split) in [
+            ("phrasebank-dev", Split::Dev),
+            ("phrasebank-test", Split::Test),
+        ] {
+            let part = datasets::phrasebank(pb, split).map_err(|e| e.to_string())?;
+            sentence_sets.push((name.into(), part));
+        }
+    }
+    if let Some(g) = what.gold {
+        for (name, part) in [("gold-dev", &g.dev), ("gold-test", &g.test)] {
+            if !part.sentences.is_empty() {
+                sentence_sets.push((name.into(), part.sentences.clone()));
+            }
+        }
+    }
+    let mut sentence_figures = serde_json::Map::new();
+    for (name, part) in sentence_sets {
+        let texts: Vec<&str> = part.iter().map(|t| t.text.as_str()).collect();
+        let states = enc.states(&texts, 64)?;
+        let x: Vec<Vec<f32>> = states.iter().map(|s| s.mean()).collect();
+        let pred: Vec<usize> = sentence_head
+            .predict(&x)
+            .iter()
+            .map(|p| argmax(p))
+            .collect();
+        let y: Vec<usize> = part.iter().map(|t| class(&t.label)).collect();
+        sentence_figures.insert(name, summary(&report(&y, &pred)));
+    }
+    Ok(Figures {
+        dev_per_source,
+        dev_macro_f1: report(&dev_y, &argmaxes(&dev_p)).macro_f1,
+        test,
+        sentence_head: sentence_figures,
+    })
+}
+
 /// What `train stance` trains on and how.
 #[derive(Debug, Clone)]
 pub struct StanceSetup {
@@ -472,8 +579,6 @@ pub fn train_stance(
             "no sources to train on (no stance set and no entity mention in the gold data)".into(),
         );
     }
-    // The bundled sets are scored (test figures) whenever one of them is read.
-    let uses_data = !setup.sources.is_empty() || setup.sentences;
     let mut train = Vec::new();
     let mut parts = Vec::new();
     // (name, its dev part)
@@ -554,7 +659,6 @@ pub fn train_stance(
         train_ex.extend(group(part, TRAIN_APPENDED, (i, w), aims.as_deref()).0);
     }
     drop(teacher);
-    let dev_all: Vec<StanceExample> = dev_parts.iter().flat_map(|(_, d)| d.clone()).collect();
     let mut dev_ex = Vec::new();
     for (i, (_, d)) in dev_parts.iter().enumerate() {
         dev_ex.extend(group(d, usize::MAX, (i, 1.0), None).0);
@@ -665,68 +769,20 @@ pub fn train_stance(
     let target_head = Head::load(target_out)?;
     let sentence_head = Head::load(sentence_out)?;
 
-    let lex = Lexicon::builtin();
     let maj = majority(&train.iter().map(|e| class(&e.label)).collect::<Vec<_>>());
-    let mut dev_figures = serde_json::Map::new();
-    for (name, d) in &dev_parts {
-        let p = one_pass_probabilities(&enc_stored, &target_head, d)?;
-        let y: Vec<usize> = d.iter().map(|e| class(&e.label)).collect();
-        dev_figures.insert(name.clone(), summary(&report(&y, &argmaxes(&p))));
-    }
-    let dev_y: Vec<usize> = dev_all.iter().map(|e| class(&e.label)).collect();
-    let dev_p = one_pass_probabilities(&enc_stored, &target_head, &dev_all)?;
-    let mut test_sets: Vec<(String, Vec<StanceExample>, bool)> = Vec::new();
-    if uses_data {
-        for s in StanceSource::ALL {
-            for (name, set) in s.tests(data)? {
-                test_sets.push((name, set, setup.sources.contains(&s)));
-            }
-        }
-    }
-    if let Some(g) = gold.filter(|g| !g.test.targets.is_empty()) {
-        test_sets.push(("gold-test".into(), g.test.targets.clone(), true));
-    }
-    let mut tests = Vec::new();
-    for (name, set, seen) in test_sets {
-        progress(&format!("test {name}"), 0, set.len());
-        let p = one_pass_probabilities(&enc_stored, &target_head, &set)?;
-        let y: Vec<usize> = set.iter().map(|e| class(&e.label)).collect();
-        let lexicon: Vec<usize> = set.iter().map(|e| lexicon_label(&lex, &e.text)).collect();
-        let mut f = score_set(&name, &y, &argmaxes(&p), &lexicon, maj);
-        f["source_trained_on"] = json!(seen);
-        tests.push(f);
-    }
-    // The sentence head on PhraseBank's dev and test parts and the gold data's.
-    let mut sentence_sets: Vec<(String, Vec<LabeledText>)> = Vec::new();
-    if let Some(pb) = &pb {
-        for (name, split) in [
-            ("phrasebank-dev", Split::Dev),
-            ("phrasebank-test", Split::Test),
-        ] {
-            let part = datasets::phrasebank(pb, split).map_err(|e| e.to_string())?;
-            sentence_sets.push((name.into(), part));
-        }
-    }
-    if let Some(g) = gold {
-        for (name, part) in [("gold-dev", &g.dev), ("gold-test", &g.test)] {
-            if !part.sentences.is_empty() {
-                sentence_sets.push((name.into(), part.sentences.clone()));
-            }
-        }
-    }
-    let mut sentence_figures = serde_json::Map::new();
-    for (name, part) in sentence_sets {
-        let texts: Vec<&str> = part.iter().map(|t| t.text.as_str()).collect();
-        let states = enc_stored.states(&texts, 64)?;
-        let x: Vec<Vec<f32>> = states.iter().map(|s| s.mean()).collect();
-        let pred: Vec<usize> = sentence_head
-            .predict(&x)
-            .iter()
-            .map(|p| argmax(p))
-            .collect();
-        let y: Vec<usize> = part.iter().map(|t| class(&t.label)).collect();
-        sentence_figures.insert(name, summary(&report(&y, &pred)));
-    }
+    let figures = measure(
+        &enc_stored,
+        (&target_head, &sentence_head),
+        data,
+        &Scored {
+            dev_parts: &dev_parts,
+            sources: &setup.sources,
+            gold,
+            phrasebank: pb.as_deref(),
+            majority: maj,
+        },
+        progress,
+    )?;
     let p = setup.params;
     let training = json!({
         "command": command,
@@ -749,10 +805,10 @@ pub fn train_stance(
                 "weight_decay": p.weight_decay, "seed": p.seed,
                 "selection": "best epoch by the mean of (target dev macro-F1 per source, weighted by the shares) and PhraseBank dev macro-F1"},
         "best_epoch": trained.epoch, "dev_score_per_epoch": trained.history,
-        "dev_macro_f1": report(&dev_y, &argmaxes(&dev_p)).macro_f1,
-        "dev_per_source": dev_figures,
-        "test": tests,
-        "sentence_head": sentence_figures,
+        "dev_macro_f1": figures.dev_macro_f1,
+        "dev_per_source": figures.dev_per_source,
+        "test": figures.test,
+        "sentence_head": figures.sentence_head,
         "seconds": started.elapsed().as_secs_f64(),
         "labels_note": "stance toward the target: positive -> favor, negative -> against, neutral -> none",
     });
@@ -770,7 +826,7 @@ pub fn train_stance(
 }
 
 /// The target head's adapters file as seen from `sentence_out`.
-fn relative_top(sentence_out: &Path, target_out: &Path) -> String {
+pub(crate) fn relative_top(sentence_out: &Path, target_out: &Path) -> String {
     let same_parent = sentence_out.parent() == target_out.parent();
     match (same_parent, target_out.file_name()) {
         (true, Some(name)) => format!("../{}/{TOP_FILE}", name.to_string_lossy()),
