@@ -115,10 +115,10 @@ struct TrainArgs {
     #[arg(long)]
     force: bool,
     /// `sentiment` and `stance`: train on your own labels, a gold JSONL file
-    /// (`soup`: score on it, as its members were trained)
     /// in the format `stancepipe eval` reads (or a folder with gold.jsonl;
     /// docs/evaluation.md): sentence labels train the sentence head, entity
     /// stances the target head. Only this data trains unless --with-data.
+    /// `soup`: the gold data its members were trained on, to score it.
     #[arg(long, value_name = "FILE")]
     gold: Option<PathBuf>,
     /// With --gold: the dev part (model selection) is this gold file and

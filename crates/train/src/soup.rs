@@ -236,7 +236,8 @@ pub fn soup(
             "members": member_dev,
         },
         "data": first.training.get("data"),
-        "fit": first.training.get("fit"),
+        // The members' settings (the first member's; the seed differs).
+        "member_fit": first.training.get("fit"),
         "dev_macro_f1": figures.dev_macro_f1,
         "dev_per_source": figures.dev_per_source,
         "test": figures.test,
