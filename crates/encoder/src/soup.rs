@@ -61,27 +61,31 @@ fn mean(members: &[BTreeMap<String, Tensor>], name: &str) -> Result<Tensor, Stri
 /// scale does not depend on the rank. Inference folds the adapters into the
 /// weights, so the larger rank costs nothing there. Saved as float16, as
 /// training saves. Returns the soup's rank (0 for whole layers).
-pub fn average_tops(members: &[&Path], rank: usize, out: &Path) -> Result<usize, String> {
+pub fn average_tops(members: &[&Path], out: &Path) -> Result<usize, String> {
     let k = members.len();
     if k == 0 {
         return Err("no members to average".into());
     }
     let ms = read_all(members)?;
-    let mut named = Vec::new();
+    let stacked = |name: &str, dim: i64| {
+        let ts: Vec<&Tensor> = ms.iter().filter_map(|m| m.get(name)).collect();
+        Tensor::f_cat(&ts, dim).map_err(|_| format!("{name}: shapes differ between the members"))
+    };
+    let (mut named, mut rank) = (Vec::new(), 0);
     for name in ms[0].keys() {
         let t = if name.ends_with(LORA_A) {
-            let ts: Vec<&Tensor> = ms.iter().filter_map(|m| m.get(name)).collect();
-            Tensor::cat(&ts, 0)
+            let a = stacked(name, 0)?;
+            rank = a.size()[0] as usize;
+            a
         } else if name.ends_with(LORA_B) {
-            let ts: Vec<&Tensor> = ms.iter().filter_map(|m| m.get(name)).collect();
-            Tensor::cat(&ts, 1) / k as f64
+            stacked(name, 1)? / k as f64
         } else {
             mean(&ms, name)?
         };
         named.push((name.clone(), t.to_kind(Kind::Half)));
     }
     Tensor::write_safetensors(&named, out).map_err(|e| format!("{}: {e}", out.display()))?;
-    Ok(rank * k)
+    Ok(rank)
 }
 
 /// Writes to `out` the mean of the members' head weights (`members`: their
@@ -135,7 +139,7 @@ mod tests {
         }
         let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
         let out = dir.path().join("soup.safetensors");
-        assert_eq!(average_tops(&refs, r as usize, &out).unwrap(), 6);
+        assert_eq!(average_tops(&refs, &out).unwrap(), 6);
         let soup = read(&out).unwrap();
         assert_eq!(soup["l.lora_a"].size(), vec![6, inp]);
         assert_eq!(soup["l.lora_b"].size(), vec![outp, 6]);

@@ -151,7 +151,7 @@ pub fn soup(
     }
     let tops: Vec<PathBuf> = targets.iter().map(|d| d.join(TOP_FILE)).collect();
     let refs: Vec<&Path> = tops.iter().map(PathBuf::as_path).collect();
-    let rank = average_tops(&refs, first.lora_rank, &target_out.join(TOP_FILE))?;
+    let rank = average_tops(&refs, &target_out.join(TOP_FILE))?;
     for (dirs, out) in [(targets, target_out), (sentences, sentence_out)] {
         let heads: Vec<PathBuf> = dirs.iter().map(|d| d.join("head.safetensors")).collect();
         let refs: Vec<&Path> = heads.iter().map(PathBuf::as_path).collect();

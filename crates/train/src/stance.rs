@@ -460,14 +460,15 @@ pub(crate) fn measure(
 ) -> Result<Figures, String> {
     let lex = Lexicon::builtin();
     let mut dev_per_source = serde_json::Map::new();
+    // Every dev example read once: per source, and all together.
+    let (mut dev_y, mut dev_pred) = (Vec::new(), Vec::new());
     for (name, d) in what.dev_parts {
-        let p = one_pass_probabilities(enc, target_head, d)?;
+        let pred = argmaxes(&one_pass_probabilities(enc, target_head, d)?);
         let y: Vec<usize> = d.iter().map(|e| class(&e.label)).collect();
-        dev_per_source.insert(name.clone(), summary(&report(&y, &argmaxes(&p))));
+        dev_per_source.insert(name.clone(), summary(&report(&y, &pred)));
+        dev_y.extend(y);
+        dev_pred.extend(pred);
     }
-    let dev_all: Vec<StanceExample> = what.dev_parts.iter().flat_map(|(_, d)| d.clone()).collect();
-    let dev_y: Vec<usize> = dev_all.iter().map(|e| class(&e.label)).collect();
-    let dev_p = one_pass_probabilities(enc, target_head, &dev_all)?;
     let mut test_sets: Vec<(String, Vec<StanceExample>, bool)> = Vec::new();
     // The bundled sets are scored whenever one of them is read.
     if !what.sources.is_empty() || what.phrasebank.is_some() {
@@ -522,7 +523,7 @@ pub(crate) fn measure(
     }
     Ok(Figures {
         dev_per_source,
-        dev_macro_f1: report(&dev_y, &argmaxes(&dev_p)).macro_f1,
+        dev_macro_f1: report(&dev_y, &dev_pred).macro_f1,
         test,
         sentence_head: sentence_figures,
     })
