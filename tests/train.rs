@@ -481,6 +481,39 @@ fn trains_a_head_with_target_attention_that_the_stage_reads() {
     assert!(["favor", "against", "none"].contains(&label), "{stance}");
 }
 
+/// `train stance --lora-rank`: the adapters have the rank asked for, the
+/// manifests and the recorded command say so, and the stages read them;
+/// rank 0 (whole layers) is refused in one line before anything is read.
+#[test]
+fn trains_adapters_of_the_rank_asked_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stance_dir = tmp.path().join("m/stance");
+    let out = train_fixture(&stance_dir, &["--lora-rank", "4"]);
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    let m = manifest(&stance_dir);
+    assert_eq!(m["lora_rank"], 4);
+    assert_eq!(manifest(&tmp.path().join("m/sentence"))["lora_rank"], 4);
+    assert!(m["training"]["command"]
+        .as_str()
+        .unwrap()
+        .contains("--lora-rank 4"));
+    let sentence_dir = tmp.path().join("m/sentence");
+    let doc = run_on_acme(&write_pipeline(
+        tmp.path(),
+        &stance_dir,
+        Some(&sentence_dir),
+    ));
+    assert_eq!(doc["stance"][0]["mentions"], 2, "{doc}");
+
+    let zero = tmp.path().join("zero/stance");
+    let out = train_fixture(&zero, &["--lora-rank", "0"]);
+    assert_eq!(out.code, 2, "stderr: {}", out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(lines[0].contains("--lora-rank"), "{}", lines[0]);
+    assert!(!zero.exists(), "nothing written");
+}
+
 /// `train soup`: the mean of models trained by one recipe is one model the
 /// stages read. A soup of one member with itself reads as that member (the
 /// averaged adapters carry the same update); members must be one recipe,

@@ -146,8 +146,9 @@ struct TrainArgs {
     tune_layers: usize,
     /// Train rank-R LoRA adapters beside the tuned layers' frozen weights
     /// instead of the layers themselves (0: train the layers whole).
-    #[arg(long, default_value_t = 0)]
-    lora_rank: usize,
+    /// Default: 0 for `target`, 8 for `stance` (which trains adapters only).
+    #[arg(long)]
+    lora_rank: Option<usize>,
     /// Encoder learning rate when tuning.
     #[arg(long, default_value_t = 5e-5)]
     tune_lr: f64,
@@ -705,11 +706,20 @@ fn train_stance(
     let gold = read_user_gold(args)?;
     let epochs = args.epochs.unwrap_or(3);
     let mut params = default_params(args.seed, epochs);
+    if let Some(rank) = args.lora_rank {
+        if rank == 0 {
+            return Err(Failure::new(
+                exit::CONFIG,
+                "--lora-rank must be at least 1 for train stance (it trains adapters, not whole layers)",
+            ));
+        }
+        params.adapt = stancepipe_encoder::Adapt::Lora(rank);
+    }
     params.batch = args.batch;
     params.context = args.context_tokens;
     params.attend = args.attend_tokens;
     let command = format!(
-        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {} --context-tokens {}{}{}{}{}{}",
+        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {} --context-tokens {} --lora-rank {}{}{}{}{}{}",
         args.data.display(),
         args.encoder,
         out.display(),
@@ -719,6 +729,7 @@ fn train_stance(
         args.batch,
         args.news_share,
         args.context_tokens,
+        params.adapt.rank(),
         if args.attend_tokens > 0 {
             format!(" --attend-tokens {}", args.attend_tokens)
         } else {
@@ -1092,7 +1103,7 @@ fn train(mut args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
             lr_encoder: args.tune_lr,
             lr_head: args.learning_rate.unwrap_or(d.lr_head),
             seed: args.seed,
-            adapt: stancepipe_encoder::Adapt::from_rank(args.lora_rank),
+            adapt: stancepipe_encoder::Adapt::from_rank(args.lora_rank.unwrap_or(0)),
             ..d
         })
     };
