@@ -483,7 +483,7 @@ fn trains_a_head_with_target_attention_that_the_stage_reads() {
 
 /// `train stance --lora-rank`: the adapters have the rank asked for, the
 /// manifests and the recorded command say so, and the stages read them;
-/// rank 0 (whole layers) is refused in one line before anything is read.
+/// rank 0 (whole layers) is refused in one line, with nothing written.
 #[test]
 fn trains_adapters_of_the_rank_asked_for() {
     let tmp = tempfile::tempdir().unwrap();

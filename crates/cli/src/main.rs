@@ -691,6 +691,12 @@ fn train_stance(
             ),
         ));
     }
+    if args.lora_rank == Some(0) {
+        return Err(Failure::new(
+            exit::CONFIG,
+            "--lora-rank must be at least 1 for train stance (it trains adapters, not whole layers)",
+        ));
+    }
     if args.transfer && args.teacher.is_empty() {
         return Err(Failure::new(
             exit::CONFIG,
@@ -707,12 +713,6 @@ fn train_stance(
     let epochs = args.epochs.unwrap_or(3);
     let mut params = default_params(args.seed, epochs);
     if let Some(rank) = args.lora_rank {
-        if rank == 0 {
-            return Err(Failure::new(
-                exit::CONFIG,
-                "--lora-rank must be at least 1 for train stance (it trains adapters, not whole layers)",
-            ));
-        }
         params.adapt = stancepipe_encoder::Adapt::Lora(rank);
     }
     params.batch = args.batch;
