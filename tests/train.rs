@@ -481,29 +481,31 @@ fn trains_a_head_with_target_attention_that_the_stage_reads() {
     assert!(["favor", "against", "none"].contains(&label), "{stance}");
 }
 
+/// Trains the fixture model into `<dir>/m` with `extra` flags, checks that
+/// the recorded command holds them and that a pipeline reads the model (its
+/// stance and sentence heads); returns the stance manifest and directory.
+fn trained_with_and_read(dir: &Path, extra: &[&str]) -> (Value, PathBuf) {
+    let stance_dir = dir.join("m/stance");
+    let out = train_fixture(&stance_dir, extra);
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    let m = manifest(&stance_dir);
+    let command = m["training"]["command"].as_str().unwrap();
+    assert!(command.contains(&extra.join(" ")), "{command}");
+    let sentence_dir = dir.join("m/sentence");
+    let doc = run_on_acme(&write_pipeline(dir, &stance_dir, Some(&sentence_dir)));
+    assert_eq!(doc["stance"][0]["mentions"], 2, "{doc}");
+    (m, stance_dir)
+}
+
 /// `train stance --lora-rank`: the adapters have the rank asked for, the
 /// manifests and the recorded command say so, and the stages read them;
 /// rank 0 (whole layers) is refused in one line, with nothing written.
 #[test]
 fn trains_adapters_of_the_rank_asked_for() {
     let tmp = tempfile::tempdir().unwrap();
-    let stance_dir = tmp.path().join("m/stance");
-    let out = train_fixture(&stance_dir, &["--lora-rank", "4"]);
-    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
-    let m = manifest(&stance_dir);
+    let (m, _) = trained_with_and_read(tmp.path(), &["--lora-rank", "4"]);
     assert_eq!(m["lora_rank"], 4);
     assert_eq!(manifest(&tmp.path().join("m/sentence"))["lora_rank"], 4);
-    assert!(m["training"]["command"]
-        .as_str()
-        .unwrap()
-        .contains("--lora-rank 4"));
-    let sentence_dir = tmp.path().join("m/sentence");
-    let doc = run_on_acme(&write_pipeline(
-        tmp.path(),
-        &stance_dir,
-        Some(&sentence_dir),
-    ));
-    assert_eq!(doc["stance"][0]["mentions"], 2, "{doc}");
 
     let zero = tmp.path().join("zero/stance");
     let out = train_fixture(&zero, &["--lora-rank", "0"]);
@@ -512,6 +514,41 @@ fn trains_adapters_of_the_rank_asked_for() {
     assert_eq!(lines.len(), 1, "{}", out.stderr);
     assert!(lines[0].contains("--lora-rank"), "{}", lines[0]);
     assert!(!zero.exists(), "nothing written");
+}
+
+/// `train stance --hidden`: the target head has a ReLU layer of the width
+/// asked for (the stages load it by the manifest, so a missing or
+/// misshapen layer fails the run), the command records it, and a soup of
+/// such heads is refused (hidden units of two runs do not correspond).
+#[test]
+fn trains_a_target_head_with_a_hidden_layer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (m, stance_dir) = trained_with_and_read(tmp.path(), &["--hidden", "8"]);
+    assert_eq!(m["hidden"], 8);
+    let sentence_dir = tmp.path().join("m/sentence");
+    assert_eq!(manifest(&sentence_dir)["hidden"], 0);
+
+    let heads = format!("{0},{0}", stance_dir.display());
+    let sentences = format!("{0},{0}", sentence_dir.display());
+    let soup = tmp.path().join("soup/stance");
+    let out = stancepipe(
+        &[
+            "train",
+            "soup",
+            "--head",
+            &heads,
+            "--sentence-head",
+            &sentences,
+            "--out",
+            soup.to_str().unwrap(),
+            "--quiet",
+        ],
+        None,
+    );
+    assert_ne!(out.code, 0, "stderr: {}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("not a linear"), "{}", out.stderr);
+    assert!(!soup.exists(), "nothing written");
 }
 
 /// `train soup`: the mean of models trained by one recipe is one model the

@@ -135,7 +135,8 @@ struct TrainArgs {
     /// Epochs (default 300 for a frozen encoder, 3 when tuning).
     #[arg(long)]
     epochs: Option<usize>,
-    /// Hidden layer width; 0 trains a linear head (frozen encoder only).
+    /// Hidden layer width; 0 trains a linear head (`sentiment` and `target`:
+    /// frozen encoder only; `stance`: its target head, ReLU).
     #[arg(long, default_value_t = 0)]
     hidden: usize,
     /// Head learning rate (frozen encoder) or the head's rate when tuning.
@@ -718,8 +719,9 @@ fn train_stance(
     params.batch = args.batch;
     params.context = args.context_tokens;
     params.attend = args.attend_tokens;
+    params.target_hidden = args.hidden;
     let command = format!(
-        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {} --context-tokens {} --lora-rank {}{}{}{}{}{}",
+        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {} --context-tokens {} --lora-rank {}{}{}{}{}{}{}",
         args.data.display(),
         args.encoder,
         out.display(),
@@ -730,6 +732,11 @@ fn train_stance(
         args.news_share,
         args.context_tokens,
         params.adapt.rank(),
+        if args.hidden > 0 {
+            format!(" --hidden {}", args.hidden)
+        } else {
+            String::new()
+        },
         if args.attend_tokens > 0 {
             format!(" --attend-tokens {}", args.attend_tokens)
         } else {

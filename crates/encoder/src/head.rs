@@ -111,7 +111,7 @@ pub struct Head {
 
 /// Linear layers held by name (not as `dyn Module`) so a head is `Sync`.
 #[derive(Debug)]
-struct Net {
+pub(crate) struct Net {
     hidden: Option<nn::Linear>,
     out: nn::Linear,
     /// A one-pass target head's attention ([`Manifest::attend_tokens`]).
@@ -127,7 +127,9 @@ impl Module for Net {
     }
 }
 
-fn build(vs: &nn::VarStore, input: usize, hidden: usize, classes: usize) -> Net {
+/// A head's layers: `out` over the input, or over a ReLU layer `hidden`
+/// when `hidden > 0` (the variable names the saved files carry).
+pub(crate) fn build(vs: &nn::VarStore, input: usize, hidden: usize, classes: usize) -> Net {
     let p = vs.root();
     let linear = |name: &str, i: usize, o: usize| {
         nn::linear(&p / name, i as i64, o as i64, Default::default())

@@ -1,6 +1,7 @@
 //! Training one encoder for several heads read from one pass per text: the
 //! LoRA adapters (or tuned top layers) of a [`StatesEncoder`], a target
-//! head over `[sentence mean, target span mean]`, plus the mean of the
+//! head (linear, or with a ReLU layer: [`Params::target_hidden`]) over
+//! `[sentence mean, target span mean]`, plus the mean of the
 //! target's local context when [`Params::context`] is set
 //! ([`TextStates::target_features`]) and the target's attention over its
 //! neighbourhood when [`Params::attend`] is ([`crate::attend`]),
@@ -15,7 +16,7 @@
 //! [`TextStates::mean`]: crate::TextStates::mean
 
 use crate::attend::Attend;
-use crate::head::class_weights;
+use crate::head::{build, class_weights};
 use crate::states::{self, StatesEncoder};
 use crate::tuned::{batch, pool, restore, snapshot};
 use crate::{length_groups, Adapt, Embed, Pooling, SentenceEncoder, Spec};
@@ -73,6 +74,9 @@ pub struct Params {
     /// Tokens on either side of a target that its attention reads
     /// ([`crate::attend`]; 0: no attention); the manifest's `attend_tokens`.
     pub attend: usize,
+    /// Width of the target head's hidden layer (ReLU; 0: a linear head);
+    /// the manifest's `hidden`.
+    pub target_hidden: usize,
 }
 
 /// Gold and predicted classes of one evaluation: target gold, target
@@ -418,20 +422,18 @@ pub fn fine_tune(
         );
     }
     let dim = enc.dim() as i64;
-    let head = |vs: &nn::VarStore, inputs: i64, classes: usize| {
-        nn::linear(
-            vs.root() / "out",
-            inputs,
-            classes as i64,
-            Default::default(),
-        )
-    };
     let target_vs = nn::VarStore::new(Device::Cpu);
     let sentence_vs = nn::VarStore::new(Device::Cpu);
     let parts = crate::features::one_pass_target_parts(params.context, params.attend) as i64;
-    let target_head = head(&target_vs, parts * dim, params.target_classes);
+    // Built as `Head::load` builds them, so the saved variables load there.
+    let target_head = build(
+        &target_vs,
+        (parts * dim) as usize,
+        params.target_hidden,
+        params.target_classes,
+    );
     let attend = (params.attend > 0).then(|| Attend::new(target_vs.root() / "attend", dim));
-    let sentence_head = head(&sentence_vs, dim, params.sentence_classes);
+    let sentence_head = build(&sentence_vs, dim as usize, 0, params.sentence_classes);
     let target_w = class_weights(
         &train_items
             .iter()

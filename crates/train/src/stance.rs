@@ -754,6 +754,7 @@ pub fn train_stance(
         stancepipe_encoder::features::one_pass_target_parts(context, attend) * dim,
         None,
     );
+    target_m.hidden = setup.params.target_hidden;
     target_m.context_tokens = context;
     target_m.attend_tokens = attend;
     let mut sentence_m = manifest("sentence-sentiment", dim, Some(rel));
@@ -856,6 +857,7 @@ pub fn default_params(seed: i64, epochs: usize) -> Params {
         sentence_classes: LABELS.len(),
         context: 0,
         attend: 0,
+        target_hidden: 0,
     }
 }
 
