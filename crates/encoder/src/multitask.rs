@@ -90,9 +90,9 @@ pub struct Predictions {
     pub sentence_pred: Vec<usize>,
 }
 
-/// The trained encoder and heads (variables named `out.weight` /
-/// `out.bias`, as [`crate::Head`] loads them), the chosen epoch and the dev
-/// score of each epoch (epoch 0: heads alone).
+/// The trained encoder and heads (variables `out.*`, and `hidden.*` with a
+/// hidden layer, as [`crate::Head`] loads them), the chosen epoch and the
+/// dev score of each epoch (epoch 0: heads alone).
 pub struct Trained {
     pub encoder: StatesEncoder,
     pub target_head: nn::VarStore,
