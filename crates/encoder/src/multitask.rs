@@ -421,19 +421,19 @@ pub fn fine_tune(
             0,
         );
     }
-    let dim = enc.dim() as i64;
+    let dim = enc.dim();
     let target_vs = nn::VarStore::new(Device::Cpu);
     let sentence_vs = nn::VarStore::new(Device::Cpu);
-    let parts = crate::features::one_pass_target_parts(params.context, params.attend) as i64;
+    let parts = crate::features::one_pass_target_parts(params.context, params.attend);
     // Built as `Head::load` builds them, so the saved variables load there.
     let target_head = build(
         &target_vs,
-        (parts * dim) as usize,
+        parts * dim,
         params.target_hidden,
         params.target_classes,
     );
-    let attend = (params.attend > 0).then(|| Attend::new(target_vs.root() / "attend", dim));
-    let sentence_head = build(&sentence_vs, dim as usize, 0, params.sentence_classes);
+    let attend = (params.attend > 0).then(|| Attend::new(target_vs.root() / "attend", dim as i64));
+    let sentence_head = build(&sentence_vs, dim, 0, params.sentence_classes);
     let target_w = class_weights(
         &train_items
             .iter()
