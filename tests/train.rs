@@ -497,6 +497,32 @@ fn trained_with_and_read(dir: &Path, extra: &[&str]) -> (Value, PathBuf) {
     (m, stance_dir)
 }
 
+/// A soup of the model trained by [`trained_with_and_read`] with itself
+/// fails in one line that contains `why`, writing nothing.
+fn refused_as_soup(dir: &Path, stance_dir: &Path, why: &str) {
+    let heads = format!("{0},{0}", stance_dir.display());
+    let sentences = format!("{0},{0}", dir.join("m/sentence").display());
+    let soup = dir.join("soup/stance");
+    let out = stancepipe(
+        &[
+            "train",
+            "soup",
+            "--head",
+            &heads,
+            "--sentence-head",
+            &sentences,
+            "--out",
+            soup.to_str().unwrap(),
+            "--quiet",
+        ],
+        None,
+    );
+    assert_ne!(out.code, 0, "stderr: {}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains(why), "{}", out.stderr);
+    assert!(!soup.exists(), "nothing written");
+}
+
 /// `train stance --lora-rank`: the adapters have the rank asked for, the
 /// manifests and the recorded command say so, and the stages read them;
 /// rank 0 (whole layers) is refused in one line, with nothing written.
@@ -528,27 +554,23 @@ fn trains_a_target_head_with_a_hidden_layer() {
     let sentence_dir = tmp.path().join("m/sentence");
     assert_eq!(manifest(&sentence_dir)["hidden"], 0);
 
-    let heads = format!("{0},{0}", stance_dir.display());
-    let sentences = format!("{0},{0}", sentence_dir.display());
-    let soup = tmp.path().join("soup/stance");
-    let out = stancepipe(
-        &[
-            "train",
-            "soup",
-            "--head",
-            &heads,
-            "--sentence-head",
-            &sentences,
-            "--out",
-            soup.to_str().unwrap(),
-            "--quiet",
-        ],
-        None,
-    );
-    assert_ne!(out.code, 0, "stderr: {}", out.stderr);
-    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
-    assert!(out.stderr.contains("not a linear"), "{}", out.stderr);
-    assert!(!soup.exists(), "nothing written");
+    refused_as_soup(tmp.path(), &stance_dir, "not a linear");
+}
+
+/// `train stance --appended-head`: a second target head is saved in the
+/// target head's `appended/` with a manifest of the same shape, the command
+/// records it, the stages still read the model (they use the target head),
+/// and a soup of such models is refused in one line.
+#[test]
+fn trains_a_head_of_its_own_for_appended_targets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (m, stance_dir) = trained_with_and_read(tmp.path(), &["--appended-head"]);
+    let appended = stance_dir.join("appended");
+    assert!(appended.join("head.safetensors").is_file());
+    assert_eq!(manifest(&appended)["input_dim"], m["input_dim"]);
+    assert!(m["training"]["fit"]["appended_head"].is_string(), "{m}");
+
+    refused_as_soup(tmp.path(), &stance_dir, "appended");
 }
 
 /// `train soup`: the mean of models trained by one recipe is one model the

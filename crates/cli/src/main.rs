@@ -194,6 +194,11 @@ struct TrainArgs {
     /// `attend_tokens`.
     #[arg(long, default_value_t = 0)]
     attend_tokens: usize,
+    /// `stance`: read targets appended after the text (stance topics) with
+    /// a head of their own, saved in the target head's `appended/`; the
+    /// stages read only mentions in their text, with the target head.
+    #[arg(long)]
+    appended_head: bool,
     /// `stance` only: distil these heads (one directory, or several for an
     /// ensemble, as `stance.head` takes them): on FinEntity, NewsMTSC and
     /// --gold's mentions the target loss aims at the teacher's
@@ -720,8 +725,9 @@ fn train_stance(
     params.context = args.context_tokens;
     params.attend = args.attend_tokens;
     params.target_hidden = args.hidden;
+    params.appended_head = args.appended_head;
     let command = format!(
-        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {} --context-tokens {} --lora-rank {}{}{}{}{}{}{}",
+        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {} --context-tokens {} --lora-rank {}{}{}{}{}{}{}{}",
         args.data.display(),
         args.encoder,
         out.display(),
@@ -741,6 +747,11 @@ fn train_stance(
             format!(" --attend-tokens {}", args.attend_tokens)
         } else {
             String::new()
+        },
+        if args.appended_head {
+            " --appended-head"
+        } else {
+            ""
         },
         if args.contrast_pairs > 0 {
             format!(" --contrast-pairs {}", args.contrast_pairs)

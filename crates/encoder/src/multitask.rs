@@ -48,6 +48,9 @@ pub struct Target {
     /// probabilities mixed with the gold label). `class` still picks the
     /// class weight and the dev figures.
     pub soft: Option<[f32; SOFT_CLASSES]>,
+    /// Shown after the text rather than found in it (a stance topic): read
+    /// by the appended head when [`Params::appended_head`] is set.
+    pub appended: bool,
 }
 
 /// Classes of a [`Target::soft`] distribution (the target head's three:
@@ -77,7 +80,16 @@ pub struct Params {
     /// Width of the target head's hidden layer (ReLU; 0: a linear head);
     /// the manifest's `hidden`.
     pub target_hidden: usize,
+    /// A second target head for appended targets ([`Target::appended`]),
+    /// so that topic stance does not share the head that reads mentions in
+    /// their text (the only ones the stages see); saved in
+    /// [`APPENDED_DIR`] beside the target head.
+    pub appended_head: bool,
 }
+
+/// Directory, inside the target head's, of the head for appended targets
+/// ([`Params::appended_head`]); the stages never read it.
+pub const APPENDED_DIR: &str = "appended";
 
 /// Gold and predicted classes of one evaluation: target gold, target
 /// predictions, each target's source, sentence gold, sentence predictions.
@@ -96,6 +108,8 @@ pub struct Predictions {
 pub struct Trained {
     pub encoder: StatesEncoder,
     pub target_head: nn::VarStore,
+    /// With [`Params::appended_head`].
+    pub appended_head: Option<nn::VarStore>,
     pub sentence_head: nn::VarStore,
     pub epoch: usize,
     pub history: Vec<f64>,
@@ -103,23 +117,29 @@ pub struct Trained {
 
 impl Trained {
     /// Writes the adapters ([`crate::tuned::TOP_FILE`]) and the target head
-    /// into `target_dir`, the sentence head into `sentence_dir`.
+    /// into `target_dir` (an appended head into its [`APPENDED_DIR`]), the
+    /// sentence head into `sentence_dir`.
     pub fn save(
         &self,
         target_dir: &std::path::Path,
         sentence_dir: &std::path::Path,
     ) -> Result<(), String> {
-        for d in [target_dir, sentence_dir] {
+        let appended_dir = target_dir.join(APPENDED_DIR);
+        let mut heads = vec![
+            (&self.target_head, target_dir),
+            (&self.sentence_head, sentence_dir),
+        ];
+        if let Some(a) = &self.appended_head {
+            heads.push((a, &appended_dir));
+        }
+        for (_, d) in &heads {
             std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
         }
         self.encoder
             .encoder()
             .top()
             .save(&target_dir.join(crate::tuned::TOP_FILE))?;
-        for (vs, d) in [
-            (&self.target_head, target_dir),
-            (&self.sentence_head, sentence_dir),
-        ] {
+        for (vs, d) in heads {
             let h = d.join("head.safetensors");
             vs.save(&h).map_err(|e| format!("{}: {e}", h.display()))?;
         }
@@ -229,6 +249,8 @@ struct Features {
     target_q: Vec<f32>,
     target_w: Vec<f32>,
     target_source: Vec<usize>,
+    /// Per target: [`Target::appended`].
+    target_appended: Vec<bool>,
     sentences: Tensor,
     sentence_y: Vec<i64>,
 }
@@ -263,6 +285,7 @@ fn features(
     let mut target_q = Vec::new();
     let mut target_w = Vec::new();
     let mut target_source = Vec::new();
+    let mut target_appended = Vec::new();
     let row_of = |r: usize, rows: std::ops::Range<usize>| {
         let mut row = vec![0f32; (n * len) as usize];
         let w = 1.0 / rows.len().max(1) as f32;
@@ -273,6 +296,7 @@ fn features(
         for &(s, e, t) in &items[i].targets {
             target_w.push(t.weight);
             target_source.push(t.source);
+            target_appended.push(t.appended);
             weights.extend(row_of(r, s..e));
             if context > 0 {
                 around.extend(row_of(r, states::context_rows(s..e, tokens[r], context)));
@@ -336,8 +360,23 @@ fn features(
         target_q,
         target_w,
         target_source,
+        target_appended,
         sentences,
         sentence_y,
+    }
+}
+
+/// The target heads' logits for a batch: each row from the target head, or
+/// from the appended head for an appended target when there is one.
+fn target_logits(head: &impl Module, appended: Option<&impl Module>, f: &Features) -> Tensor {
+    let logits = head.forward(&f.targets);
+    match appended {
+        Some(a) if f.target_appended.contains(&true) => {
+            let rows = f.target_appended.len() as i64;
+            let mask = Tensor::from_slice(&f.target_appended).view([rows, 1]);
+            a.forward(&f.targets).where_self(&mask, &logits)
+        }
+        _ => logits,
     }
 }
 
@@ -423,6 +462,7 @@ pub fn fine_tune(
     }
     let dim = enc.dim();
     let target_vs = nn::VarStore::new(Device::Cpu);
+    let appended_vs = nn::VarStore::new(Device::Cpu);
     let sentence_vs = nn::VarStore::new(Device::Cpu);
     let parts = crate::features::one_pass_target_parts(params.context, params.attend);
     // Built as `Head::load` builds them, so the saved variables load there.
@@ -432,6 +472,14 @@ pub fn fine_tune(
         params.target_hidden,
         params.target_classes,
     );
+    let appended_head = params.appended_head.then(|| {
+        build(
+            &appended_vs,
+            parts * dim,
+            params.target_hidden,
+            params.target_classes,
+        )
+    });
     let attend = (params.attend > 0).then(|| Attend::new(target_vs.root() / "attend", dim as i64));
     let sentence_head = build(&sentence_vs, dim, 0, params.sentence_classes);
     let target_w = class_weights(
@@ -460,6 +508,10 @@ pub fn fine_tune(
     };
     let mut opt_top = opt(&top.vs, params.lr_encoder)?;
     let mut opt_t = opt(&target_vs, params.lr_head)?;
+    let mut opt_a = match appended_head {
+        Some(_) => Some(opt(&appended_vs, params.lr_head)?),
+        None => None,
+    };
     let mut opt_s = opt(&sentence_vs, params.lr_head)?;
 
     let evaluate = || -> Predictions {
@@ -468,8 +520,11 @@ pub fn fine_tune(
             for b in &dev_batches {
                 let f = features(&enc, (top, attend.as_ref()), &dev_items, b, &params, false);
                 p.target_gold.extend(f.target_y.iter().map(|&y| y as usize));
-                p.target_pred
-                    .extend(argmax_rows(&target_head.forward(&f.targets)));
+                p.target_pred.extend(argmax_rows(&target_logits(
+                    &target_head,
+                    appended_head.as_ref(),
+                    &f,
+                )));
                 p.target_source.extend(f.target_source);
                 p.sentence_gold
                     .extend(f.sentence_y.iter().map(|&y| y as usize));
@@ -480,8 +535,8 @@ pub fn fine_tune(
         })
     };
     let mut history = Vec::new();
-    // (epoch, score, variables of the top layers and of the two heads)
-    type Best = (usize, f64, [Vec<(String, Tensor)>; 3]);
+    // (epoch, score, variables of the top layers and of the three heads)
+    type Best = (usize, f64, [Vec<(String, Tensor)>; 4]);
     let mut best: Option<Best> = None;
     let steps = train_batches.len();
     for epoch in 0..=params.epochs {
@@ -505,7 +560,7 @@ pub fn fine_tune(
                 features(&enc, (top, attend.as_ref()), &train_items, b, &params, true)
             };
             let loss = target_loss(
-                &target_head.forward(&f.targets),
+                &target_logits(&target_head, appended_head.as_ref(), &f),
                 (&f.target_y, &f.target_q),
                 &target_w,
                 &f.target_w,
@@ -516,12 +571,18 @@ pub fn fine_tune(
             );
             opt_top.zero_grad();
             opt_t.zero_grad();
+            if let Some(o) = &mut opt_a {
+                o.zero_grad();
+            }
             opt_s.zero_grad();
             loss.backward();
             if epoch > 0 {
                 opt_top.step();
             }
             opt_t.step();
+            if let Some(o) = &mut opt_a {
+                o.step();
+            }
             opt_s.step();
             progress(&format!("fine-tune epoch {epoch}"), done + 1, steps);
         }
@@ -534,19 +595,22 @@ pub fn fine_tune(
                 [
                     snapshot(&top.vs),
                     snapshot(&target_vs),
+                    snapshot(&appended_vs),
                     snapshot(&sentence_vs),
                 ],
             ));
         }
     }
-    let (epoch, _, [t, th, sh]) = best.ok_or_else(|| "no epoch was trained".to_string())?;
+    let (epoch, _, [t, th, ah, sh]) = best.ok_or_else(|| "no epoch was trained".to_string())?;
     restore(&top.vs, &t);
     restore(&target_vs, &th);
+    restore(&appended_vs, &ah);
     restore(&sentence_vs, &sh);
     drop(top_guard);
     Ok(Trained {
         encoder: enc,
         target_head: target_vs,
+        appended_head: params.appended_head.then_some(appended_vs),
         sentence_head: sentence_vs,
         epoch,
         history,
@@ -593,6 +657,33 @@ mod tests {
         let loss = |l: &Tensor, q: &[f32]| value(&target_loss(l, (&[0], q), &w, &[1.0]));
         assert!(loss(&split, &soft) < loss(&confident, &soft));
         assert!(loss(&confident, &hard) < loss(&split, &hard));
+    }
+
+    #[test]
+    fn appended_targets_are_read_by_the_appended_head_only() {
+        let _rng = crate::TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+        let vs = nn::VarStore::new(Device::Cpu);
+        let head = nn::linear(vs.root() / "t", 2, 3, Default::default());
+        let appended = nn::linear(vs.root() / "a", 2, 3, Default::default());
+        let f = Features {
+            targets: Tensor::from_slice(&[1.0f32, 2.0, -1.0, 0.5, 0.3, 0.7]).view([3, 2]),
+            target_y: vec![0, 1, 2],
+            target_q: Vec::new(),
+            target_w: Vec::new(),
+            target_source: Vec::new(),
+            target_appended: vec![false, true, false],
+            sentences: Tensor::zeros([0, 2], (Kind::Float, Device::Cpu)),
+            sentence_y: Vec::new(),
+        };
+        let ours = target_logits(&head, Some(&appended), &f);
+        let (t, a) = (head.forward(&f.targets), appended.forward(&f.targets));
+        for (row, from) in [(0, &t), (1, &a), (2, &t)] {
+            assert!(ours.get(row).allclose(&from.get(row), 0.0, 0.0, false));
+        }
+        assert!(!ours.get(1).allclose(&t.get(1), 1e-4, 1e-4, false));
+        // Without an appended head every row is the target head's.
+        let alone = target_logits(&head, None::<&nn::Linear>, &f);
+        assert!(alone.allclose(&t, 0.0, 0.0, false));
     }
 
     #[test]

@@ -64,6 +64,15 @@ fn check(targets: &[PathBuf], sentences: &[PathBuf]) -> Result<(Vec<Manifest>, M
             targets[0].display()
         ));
     }
+    if let Some(d) = targets
+        .iter()
+        .find(|d| d.join(stancepipe_encoder::multitask::APPENDED_DIR).is_dir())
+    {
+        return Err(format!(
+            "{}: has a head for appended targets (--appended-head), which a soup does not average",
+            d.display()
+        ));
+    }
     for (m, d) in ms.iter().zip(targets).skip(1) {
         if shape(m) != shape(first) || m.encoder != first.encoder {
             return Err(format!(
@@ -209,7 +218,10 @@ pub fn soup(
     };
     let figures = measure(
         &enc_stored,
-        (&target_head, &sentence_head),
+        (
+            crate::stance::TargetHeads::one(&target_head),
+            &sentence_head,
+        ),
         data,
         &Scored {
             dev_parts: &dev_parts,

@@ -298,6 +298,7 @@ pub fn group(
                     weight,
                     source,
                     soft: soft.map(|q| q[i]),
+                    appended: examples[i].span.is_none(),
                 })
                 .collect(),
             sentence: None,
@@ -402,12 +403,50 @@ fn aim(p: &[f32], gold: usize, weight: f32) -> [f32; SOFT_CLASSES] {
 /// comment); evaluation keeps every target.
 const TRAIN_APPENDED: usize = 4;
 
-/// Class probabilities of a one-pass target head for each example (the
+/// A one-pass model's target heads: the one the stages read, and the one
+/// for appended targets when it was trained with one
+/// ([`multitask::Params::appended_head`]).
+#[derive(Clone, Copy)]
+pub struct TargetHeads<'a> {
+    pub target: &'a Head,
+    pub appended: Option<&'a Head>,
+}
+
+impl<'a> TargetHeads<'a> {
+    /// The stages' head alone.
+    pub fn one(target: &'a Head) -> Self {
+        TargetHeads {
+            target,
+            appended: None,
+        }
+    }
+
+    /// The head that reads a target appended (`true`) or in its text.
+    fn of(&self, appended: bool) -> &'a Head {
+        match self.appended {
+            Some(a) if appended => a,
+            _ => self.target,
+        }
+    }
+}
+
+/// The appended head stored in `dir` ([`multitask::APPENDED_DIR`]), if any.
+pub fn load_appended(dir: &Path) -> Result<Option<Head>, String> {
+    let d = dir.join(multitask::APPENDED_DIR);
+    if d.is_dir() {
+        Head::load(&d).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Class probabilities of a one-pass model for each example (the
 /// pipeline's own reading: [`StatesEncoder::states`] and
-/// [`Head::one_pass_features`]).
+/// [`Head::one_pass_features`]), an appended target read by the appended
+/// head when there is one.
 pub fn one_pass_probabilities(
     enc: &StatesEncoder,
-    head: &Head,
+    heads: TargetHeads,
     examples: &[StanceExample],
 ) -> Result<Vec<Vec<f32>>, String> {
     if examples.is_empty() {
@@ -417,13 +456,25 @@ pub fn one_pass_probabilities(
     let texts: Vec<&str> = groups.iter().map(|g| g.text.as_str()).collect();
     let states = enc.states(&texts, 64)?;
     let means: Vec<Vec<f32>> = states.iter().map(|s| s.mean()).collect();
-    let mut x = Vec::with_capacity(examples.len());
-    for m in &map {
+    // Features and example indices per head (in text, appended).
+    let mut x: [(Vec<Vec<f32>>, Vec<usize>); 2] = Default::default();
+    for (i, m) in map.iter().enumerate() {
         let (g, k) = m.ok_or("an example was not grouped")?;
         let t = groups[g].targets[k];
-        x.push(head.one_pass_features(&states[g], &means[g], t.start, t.end));
+        let side = usize::from(t.appended && heads.appended.is_some());
+        let f = heads
+            .of(t.appended)
+            .one_pass_features(&states[g], &means[g], t.start, t.end);
+        x[side].0.push(f);
+        x[side].1.push(i);
     }
-    Ok(head.predict(&x))
+    let mut out = vec![Vec::new(); examples.len()];
+    for (side, (features, rows)) in x.into_iter().enumerate() {
+        for (p, i) in heads.of(side == 1).predict(&features).into_iter().zip(rows) {
+            out[i] = p;
+        }
+    }
+    Ok(out)
 }
 
 /// What [`measure`] scores a model on.
@@ -453,7 +504,7 @@ pub(crate) struct Figures {
 /// sentence head on PhraseBank's dev and test parts and the gold data's.
 pub(crate) fn measure(
     enc: &StatesEncoder,
-    (target_head, sentence_head): (&Head, &Head),
+    (target_heads, sentence_head): (TargetHeads, &Head),
     data: &DataDir,
     what: &Scored,
     progress: Progress,
@@ -463,7 +514,7 @@ pub(crate) fn measure(
     // Every dev example read once: per source, and all together.
     let (mut dev_y, mut dev_pred) = (Vec::new(), Vec::new());
     for (name, d) in what.dev_parts {
-        let pred = argmaxes(&one_pass_probabilities(enc, target_head, d)?);
+        let pred = argmaxes(&one_pass_probabilities(enc, target_heads, d)?);
         let y: Vec<usize> = d.iter().map(|e| class(&e.label)).collect();
         dev_per_source.insert(name.clone(), summary(&report(&y, &pred)));
         dev_y.extend(y);
@@ -484,7 +535,7 @@ pub(crate) fn measure(
     let mut test = Vec::new();
     for (name, set, seen) in test_sets {
         progress(&format!("test {name}"), 0, set.len());
-        let p = one_pass_probabilities(enc, target_head, &set)?;
+        let p = one_pass_probabilities(enc, target_heads, &set)?;
         let y: Vec<usize> = set.iter().map(|e| class(&e.label)).collect();
         let lexicon: Vec<usize> = set.iter().map(|e| lexicon_label(&lex, &e.text)).collect();
         let mut f = score_set(&name, &y, &argmaxes(&p), &lexicon, what.majority);
@@ -768,13 +819,28 @@ pub fn train_stance(
         serde_json::to_string_pretty(&sentence_m).map_err(|e| e.to_string())?,
     )
     .map_err(|e| e.to_string())?;
+    if trained.appended_head.is_some() {
+        let d = target_out.join(multitask::APPENDED_DIR);
+        std::fs::write(
+            d.join("manifest.json"),
+            serde_json::to_string_pretty(&target_m).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| format!("{}: {e}", d.display()))?;
+    }
     let target_head = Head::load(target_out)?;
+    let appended_head = load_appended(target_out)?;
     let sentence_head = Head::load(sentence_out)?;
 
     let maj = majority(&train.iter().map(|e| class(&e.label)).collect::<Vec<_>>());
     let figures = measure(
         &enc_stored,
-        (&target_head, &sentence_head),
+        (
+            TargetHeads {
+                target: &target_head,
+                appended: appended_head.as_ref(),
+            },
+            &sentence_head,
+        ),
         data,
         &Scored {
             dev_parts: &dev_parts,
@@ -805,6 +871,7 @@ pub fn train_stance(
         "fit": {"method": format!("rank-{} LoRA adapters on the top {} layers, a target head and a sentence head trained together", rank, p.layers),
                 "epochs": p.epochs, "batch": p.batch, "lr_encoder": p.lr_encoder, "lr_head": p.lr_head,
                 "weight_decay": p.weight_decay, "seed": p.seed,
+                "appended_head": p.appended_head.then_some("appended targets (stance topics) read by their own head, saved in appended/ (dev and test figures of appended targets come from it; the stages read only the target head)"),
                 "selection": "best epoch by the mean of (target dev macro-F1 per source, weighted by the shares) and PhraseBank dev macro-F1"},
         "best_epoch": trained.epoch, "dev_score_per_epoch": trained.history,
         "dev_macro_f1": figures.dev_macro_f1,
@@ -858,6 +925,7 @@ pub fn default_params(seed: i64, epochs: usize) -> Params {
         context: 0,
         attend: 0,
         target_hidden: 0,
+        appended_head: false,
     }
 }
 
@@ -891,6 +959,8 @@ mod tests {
         assert_eq!(&g[0].text[..14], "Trump is great");
         let t0 = g[0].targets[0];
         assert_eq!(&g[0].text[t0.start..t0.end], "Trump");
+        // Appended targets are marked so (the appended head reads them).
+        assert!(t.appended && !t0.appended && g[1].targets[0].appended);
         // The cap drops appended targets beyond it, never in-text ones.
         let (g, map) = group(&v, 0, (0, 1.0), None);
         assert_eq!(g[0].targets.len(), 1);
