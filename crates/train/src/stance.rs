@@ -421,17 +421,23 @@ impl<'a> TargetHeads<'a> {
         }
     }
 
-    /// The head that reads a target appended (`true`) or in its text.
-    fn of(&self, appended: bool) -> &'a Head {
+    /// Which head reads a target appended (`true`) or in its text: 1 for
+    /// the appended head, 0 for the target head.
+    fn side(&self, appended: bool) -> usize {
+        usize::from(appended && self.appended.is_some())
+    }
+
+    /// The head of a [`TargetHeads::side`].
+    fn head(&self, side: usize) -> &'a Head {
         match self.appended {
-            Some(a) if appended => a,
+            Some(a) if side == 1 => a,
             _ => self.target,
         }
     }
 }
 
 /// The appended head stored in `dir` ([`multitask::APPENDED_DIR`]), if any.
-pub fn load_appended(dir: &Path) -> Result<Option<Head>, String> {
+pub(crate) fn load_appended(dir: &Path) -> Result<Option<Head>, String> {
     let d = dir.join(multitask::APPENDED_DIR);
     if d.is_dir() {
         Head::load(&d).map(Some)
@@ -461,16 +467,16 @@ pub fn one_pass_probabilities(
     for (i, m) in map.iter().enumerate() {
         let (g, k) = m.ok_or("an example was not grouped")?;
         let t = groups[g].targets[k];
-        let side = usize::from(t.appended && heads.appended.is_some());
+        let side = heads.side(t.appended);
         let f = heads
-            .of(t.appended)
+            .head(side)
             .one_pass_features(&states[g], &means[g], t.start, t.end);
         x[side].0.push(f);
         x[side].1.push(i);
     }
     let mut out = vec![Vec::new(); examples.len()];
     for (side, (features, rows)) in x.into_iter().enumerate() {
-        for (p, i) in heads.of(side == 1).predict(&features).into_iter().zip(rows) {
+        for (p, i) in heads.head(side).predict(&features).into_iter().zip(rows) {
             out[i] = p;
         }
     }
