@@ -558,9 +558,10 @@ fn trains_a_target_head_with_a_hidden_layer() {
 }
 
 /// `train stance --appended-head`: a second target head is saved in the
-/// target head's `appended/` with a manifest of the same shape, the command
-/// records it, the stages still read the model (they use the target head),
-/// and a soup of such models is refused in one line.
+/// target head's `appended/` with a manifest of the same shape and the same
+/// training record, the command records it, the stages still read the model
+/// (they use the target head), and a soup of such models is refused in one
+/// line.
 #[test]
 fn trains_a_head_of_its_own_for_appended_targets() {
     let tmp = tempfile::tempdir().unwrap();
@@ -569,6 +570,8 @@ fn trains_a_head_of_its_own_for_appended_targets() {
     assert!(appended.join("head.safetensors").is_file());
     assert_eq!(manifest(&appended)["input_dim"], m["input_dim"]);
     assert!(m["training"]["fit"]["appended_head"].is_string(), "{m}");
+    // Its manifest says how it was trained, as the target head's does.
+    assert_eq!(manifest(&appended)["training"], m["training"]);
 
     refused_as_soup(tmp.path(), &stance_dir, "appended");
 }

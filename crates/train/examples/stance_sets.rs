@@ -10,8 +10,13 @@
 //! ```sh
 //! cargo run --release -p stancepipe-train --example stance_sets -- ../shared/data <head directory>...
 //! ```
-//! `STANCE_SPLIT=dev` scores the dev parts instead (NewsMTSC: its dev part);
-//! `STANCE_SETS=vast,semeval` only those sources.
+//! `STANCE_SPLIT=dev` scores the dev parts instead (NewsMTSC: its dev part),
+//! `STANCE_SPLIT=both` the dev parts and the test sets;
+//! `STANCE_SETS=vast,semeval` only those sources. With `--probs FILE` first,
+//! it also writes every example's class probabilities, one JSON object a
+//! line (`set`, `text`, `target`, `gold`, `labels`, `p`, `appended`: the
+//! target was not in the text), for `scripts/prior_shift.py` and
+//! `scripts/readings_by_sentence.py`.
 
 use stancepipe_classify::vader::{polarity_scores, Lexicon};
 use stancepipe_core::{BuildContext, Doc};
@@ -20,6 +25,7 @@ use stancepipe_eval::ClassReport;
 use stancepipe_stance::target::TargetModel;
 use stancepipe_train::stance::{one_target_doc, StanceSource};
 use stancepipe_train::DataDir;
+use std::io::Write;
 use std::path::PathBuf;
 
 const LABELS: [&str; 3] = ["positive", "negative", "neutral"];
@@ -34,11 +40,25 @@ fn macro_f1(gold: &[&str], pred: &[&str]) -> f64 {
 }
 
 fn main() -> Result<(), String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [data, heads @ ..] = args.as_slice() else {
-        return Err("usage: stance_sets <data folder> <head directory>...".into());
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut probs_out = match args.first().map(String::as_str) {
+        Some("--probs") if args.len() > 1 => {
+            let path = args.remove(1);
+            args.remove(0);
+            let f = std::fs::File::create(&path).map_err(|e| format!("{path}: {e}"))?;
+            Some(std::io::BufWriter::new(f))
+        }
+        _ => None,
     };
-    let dev = std::env::var("STANCE_SPLIT").is_ok_and(|s| s == "dev");
+    let [data, heads @ ..] = args.as_slice() else {
+        return Err("usage: stance_sets [--probs FILE] <data folder> <head directory>...".into());
+    };
+    let split = std::env::var("STANCE_SPLIT").unwrap_or_default();
+    let (dev, test) = match split.as_str() {
+        "dev" => (true, false),
+        "both" => (true, true),
+        _ => (false, true),
+    };
     let ctx = BuildContext {
         base_dir: ".".into(),
         companies: Vec::new(),
@@ -59,14 +79,16 @@ fn main() -> Result<(), String> {
         {
             continue;
         }
-        let sets = if dev {
-            vec![(
+        let mut sets = Vec::new();
+        if dev {
+            sets.push((
                 format!("{}-dev", source.name()),
                 source.part(&data, Split::Dev)?,
-            )]
-        } else {
-            source.tests(&data)?
-        };
+            ));
+        }
+        if test {
+            sets.extend(source.tests(&data)?);
+        }
         for (name, set) in sets {
             let docs: Vec<Doc> = set
                 .iter()
@@ -74,11 +96,17 @@ fn main() -> Result<(), String> {
                 .map(|(i, e)| one_target_doc(i, e))
                 .collect();
             let mut pred = Vec::with_capacity(set.len());
-            for chunk in docs.chunks(256) {
-                let (_, probs) = model.read(chunk, 64).map_err(|e| e.to_string())?;
-                for p in probs {
+            for (c, chunk) in docs.chunks(256).enumerate() {
+                let (read, probs) = model.read(chunk, 64).map_err(|e| e.to_string())?;
+                for (m, p) in read.iter().zip(probs) {
                     let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
                     pred.push(labels[best].clone());
+                    if let Some(f) = probs_out.as_mut() {
+                        let e = &set[c * 256 + m.doc];
+                        let line = serde_json::json!({"set": name, "text": e.text, "target": e.target,
+                            "gold": e.label, "labels": labels, "p": p, "appended": e.span.is_none()});
+                        writeln!(f, "{line}").map_err(|e| e.to_string())?;
+                    }
                 }
             }
             let gold: Vec<&str> = set.iter().map(|e| e.label.as_str()).collect();
@@ -103,6 +131,9 @@ fn main() -> Result<(), String> {
                 macro_f1(&gold, &vader)
             );
         }
+    }
+    if let Some(mut f) = probs_out {
+        f.flush().map_err(|e| e.to_string())?;
     }
     Ok(())
 }

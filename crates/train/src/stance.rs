@@ -890,7 +890,13 @@ pub fn train_stance(
     target_m.training = training.clone();
     sentence_m.training = json!({"trained_with": target_out.display().to_string(), "command": command,
         "figures": training["sentence_head"].clone()});
-    for (m, d) in [(&target_m, target_out), (&sentence_m, sentence_out)] {
+    // The appended head's manifest is the target head's, figures included.
+    let appended_out = target_out.join(multitask::APPENDED_DIR);
+    let mut written = vec![(&target_m, target_out), (&sentence_m, sentence_out)];
+    if appended_head.is_some() {
+        written.push((&target_m, appended_out.as_path()));
+    }
+    for (m, d) in written {
         std::fs::write(
             d.join("manifest.json"),
             serde_json::to_string_pretty(m).map_err(|e| e.to_string())?,
