@@ -8,7 +8,7 @@ and every set's macro-F1 without and with it. Fitting on one news dev part
 and reading the other is the check; test parts are reported, never used.
 Standard library only. docs/quality.md ("Closing the gap"):
 
-    python3 scripts/prior_shift.py out/probs/default.jsonl
+    python3 scripts/prior_shift.py out/probs/all.jsonl
 """
 import itertools
 import math

@@ -5,7 +5,11 @@ order named) and prints, per set, each model's macro-F1 and its accuracy on
 three kinds of example: the only target of its text, one of several targets
 that all share a label, one of several targets with different labels (what
 one unmarked pass per sentence must tell apart from the same token states).
-Standard library only. docs/quality.md ("Closing the gap"):
+Then, per set, what a mix would read: the first model for texts with one
+target, each other model for texts with several (what relaxing one pass per
+sentence for sentences naming several companies would buy), with the share
+of examples that the other model reads. Standard library only.
+docs/quality.md ("Closing the gap"):
 
     python3 scripts/readings_by_sentence.py out/probs/default.jsonl out/probs/marked.jsonl out/probs/seven.jsonl
 """
@@ -49,6 +53,13 @@ def main(paths):
             if ks:
                 acc = [sum(pred(m[i]) == gold[i] for i in ks) / len(ks) for m in models]
                 print(f"| {name} | {k} (accuracy) | {len(ks)} | " + " | ".join(f"{v:.3f}" for v in acc) + " |")
+        several = {i for i in rows if kind(first[i]) != KINDS[0]}
+        mixed = [macro_f1([(gold[i], pred((m if i in several else first)[i])) for i in rows]) for m in models]
+        print(
+            f"| {name} | macro-F1, several-target texts by this model ({len(several) / len(rows):.0%} of examples) | {len(rows)} | "
+            + " | ".join(f"{v:.3f}" for v in mixed)
+            + " |"
+        )
 
 
 if __name__ == "__main__":
