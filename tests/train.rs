@@ -523,15 +523,24 @@ fn refused_as_soup(dir: &Path, stance_dir: &Path, why: &str) {
     assert!(!soup.exists(), "nothing written");
 }
 
-/// `train stance --lora-rank`: the adapters have the rank asked for, the
-/// manifests and the recorded command say so, and the stages read them;
-/// rank 0 (whole layers) is refused in one line, with nothing written.
+/// `train stance --lora-rank` and `--tune-lr`: the adapters have the rank
+/// and the encoder the rate asked for, the manifests and the recorded
+/// command say so, and the stages read them; rank 0 (whole layers) and a
+/// rate of 0 are refused in one line, with nothing written.
 #[test]
-fn trains_adapters_of_the_rank_asked_for() {
+fn trains_adapters_of_the_rank_and_rate_asked_for() {
     let tmp = tempfile::tempdir().unwrap();
-    let (m, _) = trained_with_and_read(tmp.path(), &["--lora-rank", "4"]);
+    let (m, _) = trained_with_and_read(tmp.path(), &["--lora-rank", "4", "--tune-lr", "0.001"]);
     assert_eq!(m["lora_rank"], 4);
+    assert_eq!(m["training"]["fit"]["lr_encoder"], 0.001, "{m}");
     assert_eq!(manifest(&tmp.path().join("m/sentence"))["lora_rank"], 4);
+
+    let zero_rate = tmp.path().join("zero-rate/stance");
+    let out = train_fixture(&zero_rate, &["--tune-lr", "0"]);
+    assert_eq!(out.code, 2, "stderr: {}", out.stderr);
+    assert!(out.stderr.trim().contains("--tune-lr"), "{}", out.stderr);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(!zero_rate.exists(), "nothing written");
 
     let zero = tmp.path().join("zero/stance");
     let out = train_fixture(&zero, &["--lora-rank", "0"]);

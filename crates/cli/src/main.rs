@@ -150,9 +150,10 @@ struct TrainArgs {
     /// Default: 0 for `target`, 8 for `stance` (which trains adapters only).
     #[arg(long)]
     lora_rank: Option<usize>,
-    /// Encoder learning rate when tuning.
-    #[arg(long, default_value_t = 5e-5)]
-    tune_lr: f64,
+    /// Encoder learning rate when tuning. Default: 5e-5 for `target`, 5e-4
+    /// for `stance` (its adapters' recipe, docs/quality.md).
+    #[arg(long)]
+    tune_lr: Option<f64>,
     /// Examples per step when tuning.
     #[arg(long, default_value_t = 32)]
     batch: usize,
@@ -697,6 +698,17 @@ fn train_stance(
             ),
         ));
     }
+    for (flag, rate) in [
+        ("--tune-lr", args.tune_lr),
+        ("--learning-rate", args.learning_rate),
+    ] {
+        if let Some(r) = rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
+            return Err(Failure::new(
+                exit::CONFIG,
+                format!("{flag} must be a number above 0, not {r}"),
+            ));
+        }
+    }
     if args.lora_rank == Some(0) {
         return Err(Failure::new(
             exit::CONFIG,
@@ -721,13 +733,19 @@ fn train_stance(
     if let Some(rank) = args.lora_rank {
         params.adapt = stancepipe_encoder::Adapt::Lora(rank);
     }
+    if let Some(lr) = args.tune_lr {
+        params.lr_encoder = lr;
+    }
+    if let Some(lr) = args.learning_rate {
+        params.lr_head = lr;
+    }
     params.batch = args.batch;
     params.context = args.context_tokens;
     params.attend = args.attend_tokens;
     params.target_hidden = args.hidden;
     params.appended_head = args.appended_head;
     let command = format!(
-        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {} --context-tokens {} --lora-rank {}{}{}{}{}{}{}{}",
+        "stancepipe train stance --data {} --encoder {} --out {} --sentence-out {} --seed {} --epochs {} --batch {} --news-share {} --context-tokens {} --lora-rank {} --tune-lr {} --learning-rate {}{}{}{}{}{}{}{}",
         args.data.display(),
         args.encoder,
         out.display(),
@@ -738,6 +756,8 @@ fn train_stance(
         args.news_share,
         args.context_tokens,
         params.adapt.rank(),
+        params.lr_encoder,
+        params.lr_head,
         if args.hidden > 0 {
             format!(" --hidden {}", args.hidden)
         } else {
@@ -1118,7 +1138,7 @@ fn train(mut args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
             layers: args.tune_layers,
             epochs: args.epochs.unwrap_or(d.epochs),
             batch: args.batch,
-            lr_encoder: args.tune_lr,
+            lr_encoder: args.tune_lr.unwrap_or(d.lr_encoder),
             lr_head: args.learning_rate.unwrap_or(d.lr_head),
             seed: args.seed,
             adapt: stancepipe_encoder::Adapt::from_rank(args.lora_rank.unwrap_or(0)),
