@@ -698,17 +698,6 @@ fn train_stance(
             ),
         ));
     }
-    for (flag, rate) in [
-        ("--tune-lr", args.tune_lr),
-        ("--learning-rate", args.learning_rate),
-    ] {
-        if let Some(r) = rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
-            return Err(Failure::new(
-                exit::CONFIG,
-                format!("{flag} must be a number above 0, not {r}"),
-            ));
-        }
-    }
     if args.lora_rank == Some(0) {
         return Err(Failure::new(
             exit::CONFIG,
@@ -1081,6 +1070,18 @@ fn train(mut args: TrainArgs, quiet: bool) -> Result<u8, Failure> {
             exit::CONFIG,
             "--stance-sources with --gold needs --with-data (alone, --gold trains on the gold data only)",
         ));
+    }
+    // A rate given must be above 0, whichever task reads it.
+    for (flag, rate) in [
+        ("--tune-lr", args.tune_lr),
+        ("--learning-rate", args.learning_rate),
+    ] {
+        if let Some(r) = rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
+            return Err(Failure::new(
+                exit::CONFIG,
+                format!("{flag} must be a number above 0, not {r}"),
+            ));
+        }
     }
     if matches!(args.task, TrainTask::Sentiment) {
         let only_target = [

@@ -29,6 +29,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 const LABELS: [&str; 3] = ["positive", "negative", "neutral"];
+/// Documents per model call.
+const CHUNK: usize = 256;
 
 fn macro_f1(gold: &[&str], pred: &[&str]) -> f64 {
     let pairs: Vec<(String, String)> = gold
@@ -96,13 +98,13 @@ fn main() -> Result<(), String> {
                 .map(|(i, e)| one_target_doc(i, e))
                 .collect();
             let mut pred = Vec::with_capacity(set.len());
-            for (c, chunk) in docs.chunks(256).enumerate() {
+            for (c, chunk) in docs.chunks(CHUNK).enumerate() {
                 let (read, probs) = model.read(chunk, 64).map_err(|e| e.to_string())?;
                 for (m, p) in read.iter().zip(probs) {
                     let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
                     pred.push(labels[best].clone());
                     if let Some(f) = probs_out.as_mut() {
-                        let e = &set[c * 256 + m.doc];
+                        let e = &set[c * CHUNK + m.doc];
                         let line = serde_json::json!({"set": name, "text": e.text, "target": e.target,
                             "gold": e.label, "labels": labels, "p": p, "appended": e.span.is_none()});
                         writeln!(f, "{line}").map_err(|e| e.to_string())?;

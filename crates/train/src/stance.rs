@@ -815,24 +815,12 @@ pub fn train_stance(
     target_m.context_tokens = context;
     target_m.attend_tokens = attend;
     let mut sentence_m = manifest("sentence-sentiment", dim, Some(rel));
-    std::fs::write(
-        target_out.join("manifest.json"),
-        serde_json::to_string_pretty(&target_m).map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| e.to_string())?;
-    std::fs::write(
-        sentence_out.join("manifest.json"),
-        serde_json::to_string_pretty(&sentence_m).map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| e.to_string())?;
-    if trained.appended_head.is_some() {
-        let d = target_out.join(multitask::APPENDED_DIR);
-        std::fs::write(
-            d.join("manifest.json"),
-            serde_json::to_string_pretty(&target_m).map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| format!("{}: {e}", d.display()))?;
-    }
+    let appended = trained.appended_head.is_some();
+    write_manifests(
+        (&target_m, target_out),
+        (&sentence_m, sentence_out),
+        appended,
+    )?;
     let target_head = Head::load(target_out)?;
     let appended_head = load_appended(target_out)?;
     let sentence_head = Head::load(sentence_out)?;
@@ -890,20 +878,34 @@ pub fn train_stance(
     target_m.training = training.clone();
     sentence_m.training = json!({"trained_with": target_out.display().to_string(), "command": command,
         "figures": training["sentence_head"].clone()});
-    // The appended head's manifest is the target head's, figures included.
+    write_manifests(
+        (&target_m, target_out),
+        (&sentence_m, sentence_out),
+        appended,
+    )?;
+    Ok(target_m)
+}
+
+/// Writes the target head's and the sentence head's manifests, and with an
+/// appended head the target head's again in its folder (same record,
+/// figures included): before the figures (the heads are loaded by them) and
+/// after (with the training record).
+fn write_manifests(
+    (target_m, target_out): (&Manifest, &Path),
+    (sentence_m, sentence_out): (&Manifest, &Path),
+    appended: bool,
+) -> Result<(), String> {
     let appended_out = target_out.join(multitask::APPENDED_DIR);
-    let mut written = vec![(&target_m, target_out), (&sentence_m, sentence_out)];
-    if appended_head.is_some() {
-        written.push((&target_m, appended_out.as_path()));
+    let mut written = vec![(target_m, target_out), (sentence_m, sentence_out)];
+    if appended {
+        written.push((target_m, appended_out.as_path()));
     }
     for (m, d) in written {
-        std::fs::write(
-            d.join("manifest.json"),
-            serde_json::to_string_pretty(m).map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?;
+        let text = serde_json::to_string_pretty(m).map_err(|e| e.to_string())?;
+        std::fs::write(d.join("manifest.json"), text)
+            .map_err(|e| format!("{}: {e}", d.display()))?;
     }
-    Ok(target_m)
+    Ok(())
 }
 
 /// The target head's adapters file as seen from `sentence_out`.
